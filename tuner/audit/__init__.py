@@ -1,0 +1,1 @@
+"""The static audit: read config sources without executing them, then check them."""

@@ -1,0 +1,1 @@
+"""Readers turn one file into a :class:`tuner.audit.model.SourceFile`; they never run the code."""
