@@ -13,7 +13,7 @@ SEVERITY_RANK: dict[str, int] = {"info": 0, "warning": 1, "error": 2}
 
 @dataclass(frozen=True, order=True)
 class Edit:
-    """Replace the text between (line, column) and (end_line, end_column), 1-based, exclusive end."""
+    """Replace the text from (line, column) to (end_line, end_column): 1-based, end exclusive."""
 
     line: int
     column: int

@@ -1,0 +1,91 @@
+"""Bad input: one clear line naming the file, line and problem; never a traceback; the other
+files are still audited; exit code 2."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_cli
+
+
+def _make(tmp_path: Path, kind: str) -> tuple[Path, str]:
+    p = tmp_path / "celeryconfig.py"
+    if kind == "binary":
+        p.write_bytes(b"\x7fELF\x02\x01\x01\x00\x00\x00\x00")
+        return p, "binary file"
+    if kind == "not-utf8":
+        p.write_bytes(b"broker_url = 'caf\xe9'\n")
+        return p, "not valid utf-8"
+    if kind == "huge":
+        with p.open("w") as f:
+            f.write(("x = 1\n" * 1_750_000)[: 10 * 1024 * 1024])
+        return p, "MiB"
+    if kind == "nested":
+        p.write_text("x = " + "(" * 5000 + "1" + ")" * 5000 + "\n")
+        return p, "nest"
+    if kind == "deep-binop":
+        # CPython itself cannot compile this (RecursionError): it is bad input, not a crash.
+        p.write_text("x = " + "1 + " * 100_000 + "1\n")
+        return p, "nested"
+    if kind == "syntax":
+        p.write_text("worker_concurrency = 4\nbroker_url = 'redis://\n")
+        return p, "syntax error"
+    if kind == "directory":
+        d = tmp_path / "configs"
+        d.mkdir()
+        return d, "is a directory"
+    if kind == "missing":
+        return tmp_path / "nope.py", "no such file"
+    if kind == "loop":
+        a, b = tmp_path / "a.py", tmp_path / "b.py"
+        os.symlink(b, a)
+        os.symlink(a, b)
+        return a, "symlink loop"
+    if kind == "bad-yaml":
+        y = tmp_path / "docker-compose.yml"
+        y.write_text("services:\n  worker:\n    command: [celery, -A\n")
+        return y, "yaml"
+    raise AssertionError(kind)
+
+
+KINDS = [
+    "binary", "not-utf8", "huge", "nested", "deep-binop", "syntax", "directory", "missing",
+    "loop", "bad-yaml",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_bad_input_gives_one_clear_line(tmp_path: Path, samples: Path, kind: str) -> None:
+    path, words = _make(tmp_path, kind)
+    good = samples / "production_celeryconfig.py"
+    proc = run_cli("audit", "--cpus", "2", str(path), str(good), cwd=tmp_path)
+    assert "Traceback" not in proc.stderr + proc.stdout
+    about_bad = [line for line in proc.stdout.splitlines() if line.startswith(str(path) + ":")]
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert len(about_bad) == 1, proc.stdout
+    assert " CT001 [error] " in about_bad[0]
+    assert words.lower() in about_bad[0].lower()
+    # ... and the other file was still audited.
+    assert f"{good}:" in proc.stdout and "CT101" in proc.stdout
+
+
+def test_syntax_error_names_the_line(tmp_path: Path) -> None:
+    path, _ = _make(tmp_path, "syntax")
+    proc = run_cli("audit", str(path), cwd=tmp_path)
+    assert f"{path}:2:" in proc.stdout
+
+
+def test_empty_file_is_one_info_line(tmp_path: Path) -> None:
+    path = tmp_path / "celeryconfig.py"
+    path.write_text("")
+    proc = run_cli("audit", str(path), cwd=tmp_path)
+    assert proc.returncode == 0
+    assert proc.stdout.splitlines()[0] == f"{path}:1:1: CT003 [info] empty file: nothing to audit"
+
+
+def test_no_paths_is_a_usage_error(tmp_path: Path) -> None:
+    proc = run_cli("audit", cwd=tmp_path)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1

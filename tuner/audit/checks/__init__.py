@@ -1,0 +1,18 @@
+"""The checks.  Each module holds the checks of one kind; ``ALL`` runs them in order."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from tuner.audit.checks import commands, names, values, workers
+from tuner.audit.context import Context
+
+Check = Callable[[Context], None]
+
+ALL: tuple[Check, ...] = (
+    names.check_names,
+    names.check_mixed_styles,
+    values.check_values,
+    commands.check_commands,
+    workers.check_workers,
+)

@@ -1,0 +1,42 @@
+"""Checks on the form of ``celery worker`` command lines."""
+
+from __future__ import annotations
+
+from tuner.audit.context import Context
+
+
+def check_commands(ctx: Context) -> None:
+    for source in ctx.sources:
+        for cmd in source.commands:
+            if cmd.legacy:
+                ctx.report(
+                    "CT107",
+                    source.path,
+                    cmd.span,
+                    f"`{cmd.legacy}` was removed; Celery 5 runs `celery -A proj worker`",
+                )
+            for opt in cmd.misplaced:
+                ctx.report(
+                    "CT107",
+                    source.path,
+                    opt.span,
+                    f'`{opt.flag}` after the subcommand: Celery 5 exits with "No such option"; '
+                    f"write it before `{cmd.subcommand}` "
+                    f"(`celery {opt.flag} ... {cmd.subcommand}`)",
+                )
+            for opt in cmd.unknown:
+                ctx.report(
+                    "CT108",
+                    source.path,
+                    opt.span,
+                    f"`celery {cmd.subcommand}` has no option `{opt.flag}`",
+                )
+            beat = cmd.get("beat")
+            if beat is not None:
+                ctx.report(
+                    "CT307",
+                    source.path,
+                    beat.span,
+                    f"`{beat.flag}` embeds beat in this worker: with more than one such worker, "
+                    "every schedule runs more than once",
+                )

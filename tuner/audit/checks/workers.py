@@ -1,0 +1,196 @@
+"""Checks on a worker's effective configuration: config plus command line, with Celery defaults
+where the config is known, and nothing assumed where it is not."""
+
+from __future__ import annotations
+
+import math
+
+from tuner.audit.context import Context, pool_kind, where
+from tuner.audit.model import Value
+from tuner.audit.workers import Entry, Worker
+
+GREEN_OR_THREADS = ("threads", "gevent", "eventlet")
+VISIBILITY_DEFAULTS = {"redis": 3600.0, "rediss": 3600.0, "sqs": 1800.0}
+
+
+def _known(value: Value | None) -> object:
+    """The judgeable Python value, or None."""
+    return value.value if value is not None and value.judgeable else None
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    return None
+
+
+def _pool(w: Worker) -> str | None:
+    value = w.value("worker_pool")
+    if value is None:
+        return None
+    if not value.judgeable:
+        return None
+    return pool_kind(value.value if value.value is not None else "prefork")
+
+
+def _allowed(w: Worker) -> int | None:
+    return None if w.cpus is None else max(1, math.ceil(w.cpus.count))
+
+
+def _performance(ctx: Context, w: Worker, pool: str | None) -> None:
+    allowed = _allowed(w)
+    conc = w.get("worker_concurrency")
+    n = _number(_known(conc.value)) if conc else None
+    # An unstated pool is Celery's default, prefork.
+    if pool in ("prefork", None) and conc and n is not None and allowed and n > allowed:
+        ctx.report_entry(
+            "CT201",
+            conc,
+            f"`{where(conc)}` = {n:g} prefork children for {w.cpus}: CPU-bound tasks only take "
+            "turns, and each child costs memory",
+        )
+    mtpc = w.get("worker_max_tasks_per_child")
+    if pool in ("prefork", None) and mtpc is not None and _known(mtpc.value) == 1:
+        ctx.report_entry("CT207", mtpc, f"`{where(mtpc)}` = 1 forks a new child for every task")
+    pool_entry = w.get("worker_pool")
+    if pool in GREEN_OR_THREADS and pool_entry is not None and n != 1:
+        ctx.report_entry(
+            "CT202",
+            pool_entry,
+            f"the {pool} pool runs every task in one process with one GIL: only one CPU-bound "
+            "task runs Python at a time; use prefork",
+        )
+    autoscale = w.command.get("autoscale") if w.command else None
+    if autoscale is not None and allowed and isinstance(autoscale.value.value, str):
+        top = autoscale.value.value.split(",")[0].strip()
+        if top.isdigit() and int(top) > allowed:
+            ctx.report(
+                "CT206",
+                w.command_path,
+                autoscale.span,
+                f"`--autoscale {autoscale.value.value}` grows to {top} children for {w.cpus}",
+                value=autoscale.value,
+            )
+    acks = w.get("task_acks_late")
+    mult = w.value("worker_prefetch_multiplier")
+    mult_n = _number(_known(mult))
+    if acks and _known(acks.value) is True and mult_n is not None and mult_n > 1:
+        anchor = w.get("worker_prefetch_multiplier") or acks
+        ctx.report_entry(
+            "CT203",
+            anchor,
+            f"late acks with a prefetch multiplier of {mult_n:g}: each child reserves "
+            f"{mult_n:g} tasks it cannot start; set worker_prefetch_multiplier = 1",
+        )
+    if (
+        w.command is not None
+        and w.command.cpu_limit is not None
+        and w.config_known
+        and conc is None
+        and pool in ("prefork", None)
+    ):
+        ctx.report(
+            "CT209",
+            w.command_path,
+            w.command.span,
+            f"concurrency is unset, so Celery starts os.cpu_count() children (the node's CPUs), "
+            f"not the container's limit of {w.cpus}; pass --concurrency",
+        )
+
+
+def _ignored_by_pool(ctx: Context, w: Worker, pool: str | None) -> None:
+    if pool in ("threads", "solo", "gevent", "eventlet"):
+        for name in ("worker_max_tasks_per_child", "worker_max_memory_per_child"):
+            e = w.get(name)
+            if e is not None and _known(e.value) is not None:
+                ctx.report_entry(
+                    "CT104",
+                    e,
+                    f"`{where(e)}` only works with prefork; the {pool} pool ignores it",
+                )
+    conc = w.get("worker_concurrency")
+    if pool == "solo" and conc is not None and _number(_known(conc.value)) not in (None, 1.0):
+        ctx.report_entry(
+            "CT104",
+            conc,
+            f"`{where(conc)}` is ignored by the solo pool: it runs one task at a time",
+        )
+
+
+def _broker_scheme(w: Worker) -> str | None:
+    url = _known(w.value("broker_url"))
+    if isinstance(url, str) and "://" in url:
+        return url.split("://", 1)[0].split("+")[0].lower()
+    return None
+
+
+def _reliability(ctx: Context, w: Worker) -> None:
+    hard_e, soft_e = w.get("task_time_limit"), w.get("task_soft_time_limit")
+    hard = _number(_known(w.value("task_time_limit")))
+    soft = _number(_known(w.value("task_soft_time_limit")))
+    if soft_e is not None and hard is not None and soft is not None and soft >= hard:
+        ctx.report_entry(
+            "CT106",
+            soft_e,
+            f"soft time limit {soft:g}s is not below the hard limit {hard:g}s: "
+            "the soft limit never fires",
+        )
+    acks_e, reject_e = w.get("task_acks_late"), w.get("task_reject_on_worker_lost")
+    acks = _known(w.value("task_acks_late"))
+    if reject_e is not None and _known(reject_e.value) is True and acks is False:
+        ctx.report_entry(
+            "CT113",
+            reject_e,
+            "task_reject_on_worker_lost has no effect without task_acks_late = True",
+        )
+    if acks_e is not None and acks is True and reject_e is None and w.config_known:
+        ctx.report_entry(
+            "CT302",
+            acks_e,
+            "late acks without task_reject_on_worker_lost: a task whose child is killed "
+            "(OOM, SIGKILL) is acked and lost; decide True or False explicitly",
+        )
+    scheme = _broker_scheme(w)
+    limit = hard if hard is not None else soft
+    limit_e: Entry | None = hard_e if hard is not None else soft_e
+    if scheme in VISIBILITY_DEFAULTS and limit is not None and limit_e is not None:
+        options = _known(w.value("broker_transport_options"))
+        vt = VISIBILITY_DEFAULTS[scheme]
+        if isinstance(options, dict) and _number(options.get("visibility_timeout")) is not None:
+            vt = float(options["visibility_timeout"])
+        if vt < limit:
+            ctx.report_entry(
+                "CT301",
+                limit_e,
+                f"tasks may run {limit:g}s but the {scheme} visibility_timeout is {vt:g}s: "
+                "unacked tasks are redelivered and run twice",
+            )
+    if not w.config_known:
+        return
+    path, span = w.project.anchor if w.project else w.anchor()
+    if hard is None and soft is None:
+        ctx.report(
+            "CT303",
+            path,
+            span,
+            "no task time limit: a stuck task holds its child forever; set task_time_limit "
+            "(and task_soft_time_limit below it)",
+        )
+    if w.get("broker_connection_retry_on_startup") is None and w.project is not None:
+        ctx.report(
+            "CT306",
+            path,
+            span,
+            "broker_connection_retry_on_startup is unset: Celery falls back to "
+            "broker_connection_retry with a deprecation warning, and 6.0 changes the behaviour",
+        )
+
+
+def check_workers(ctx: Context) -> None:
+    for w in ctx.workers:
+        pool = _pool(w)
+        _performance(ctx, w, pool)
+        _ignored_by_pool(ctx, w, pool)
+        _reliability(ctx, w)

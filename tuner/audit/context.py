@@ -1,0 +1,115 @@
+"""What every check sees, and the one way to report a finding."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from tuner.audit import rulebook
+from tuner.audit.model import SourceFile, Span, Value
+from tuner.audit.settings import Setting
+from tuner.audit.workers import Entry, Project, Worker
+from tuner.finding import Edit, Finding
+
+# What a pool name means for the rules.
+POOL_ALIASES = {
+    "prefork": "prefork",
+    "processes": "prefork",
+    "threads": "threads",
+    "solo": "solo",
+    "gevent": "gevent",
+    "eventlet": "eventlet",
+    "custom": "custom",
+}
+SECRET_IN_URL = re.compile(r"(://[^:/@\s]*:)([^@\s]+)@")
+PREFORK_CLASSES = ("celery.concurrency.prefork:TaskPool", "tuner.pools:AffinityPool")
+
+
+def mask(text: str) -> str:
+    """Never echo a password written into a URL."""
+    return SECRET_IN_URL.sub(r"\1****@", text)
+
+
+def pool_kind(name: object) -> str:
+    """prefork, threads, solo, gevent, eventlet, custom, or invalid."""
+    if not isinstance(name, str):
+        return "invalid"
+    if name in POOL_ALIASES:
+        return POOL_ALIASES[name]
+    normalized = name.replace(".TaskPool", ":TaskPool").replace(".AffinityPool", ":AffinityPool")
+    if normalized in PREFORK_CLASSES:
+        return "prefork"
+    if ":" in name or "." in name:
+        return "custom"
+    return "invalid"
+
+
+@dataclass
+class Context:
+    sources: list[SourceFile]
+    settings: dict[str, list[Setting]]
+    namespaces: dict[str, str | None]
+    projects: list[Project]
+    workers: list[Worker]
+    workload: str
+    findings: list[Finding] = field(default_factory=list)
+
+    def report(
+        self,
+        code: str,
+        path: str,
+        span: Span,
+        message: str,
+        *,
+        setting: str | None = None,
+        value: Value | str | None = None,
+        edit: Edit | None = None,
+    ) -> None:
+        rule = rulebook.all_rules()[code]
+        if self.workload not in rule.workloads:
+            return
+        shown = value.describe() if isinstance(value, Value) else value
+        if shown is not None:
+            shown = mask(shown)
+        message = mask(message)
+        self.findings.append(
+            Finding(
+                code=code,
+                path=path,
+                line=span.line,
+                column=span.column,
+                message=message,
+                name=rule.name,
+                severity=rule.severity,
+                category=rule.category,
+                end_line=span.end_line,
+                end_column=span.end_column,
+                setting=setting,
+                value=shown,
+                fix=rule.fix,
+                url=rule.url,
+                edit=edit,
+            )
+        )
+
+    def report_entry(self, code: str, entry: Entry, message: str) -> None:
+        self.report(code, entry.path, entry.span, message, setting=entry.setting, value=entry.value)
+
+    def entries(self) -> Iterator[Entry]:
+        """Every place a valid setting gets a value: config files and command-line options."""
+        for source in self.sources:
+            for s in self.settings.get(source.path, []):
+                if s.name is not None and s.status == "valid":
+                    yield Entry(s.name, s.occ.value, source.path, s.occ.span, "config")
+            for command in source.commands:
+                for opt in command.options:
+                    if opt.setting:
+                        yield Entry(
+                            opt.setting, opt.value, source.path, opt.span, "cmdline", opt.flag
+                        )
+
+
+def where(entry: Entry) -> str:
+    """How to name a setting in a message: the flag for a command line, else the setting."""
+    return entry.flag if entry.source == "cmdline" else entry.setting

@@ -1,0 +1,50 @@
+"""How many CPUs a worker may use, and where that figure came from (for messages).
+
+Without psutil: the affinity mask and the cgroup v2/v1 CPU quota, as ``--concurrency auto`` does.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Cpus:
+    count: float
+    source: str
+
+    def __str__(self) -> str:
+        shown = f"{self.count:g}"
+        return f"{shown} CPU{'s' if self.count != 1 else ''} ({self.source})"
+
+
+def _cgroup_quota(root: Path = Path("/sys/fs/cgroup")) -> float | None:
+    try:
+        quota, period = (root / "cpu.max").read_text().split()[:2]
+        if quota != "max":
+            return int(quota) / int(period)
+    except (OSError, ValueError):
+        pass
+    try:
+        q = int((root / "cpu" / "cpu.cfs_quota_us").read_text())
+        p = int((root / "cpu" / "cpu.cfs_period_us").read_text())
+        if q > 0 and p > 0:
+            return q / p
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def detect() -> Cpus:
+    """CPUs available to a process started here: affinity mask, capped by the cgroup quota."""
+    try:
+        count: float = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - non-Linux
+        count = os.cpu_count() or 1
+    quota = _cgroup_quota()
+    if quota is not None and quota < count:
+        return Cpus(max(1, math.ceil(quota)), f"cgroup CPU quota {quota:g} on this machine")
+    return Cpus(count, "detected on this machine; set --cpus for the target")

@@ -1,0 +1,95 @@
+"""Run the audit: read every path, interpret, check, filter, suppress."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from tuner.audit import rulebook, suppress
+from tuner.audit.checks import ALL
+from tuner.audit.context import Context
+from tuner.audit.cpus import Cpus, detect
+from tuner.audit.model import NamespaceHint, SourceFile, Span
+from tuner.audit.options import AuditOptions
+from tuner.audit.settings import infer_namespace, read_settings
+from tuner.audit.sources import read_source
+from tuner.audit.workers import build_projects, build_workers
+from tuner.finding import Finding
+
+
+@dataclass
+class AuditResult:
+    findings: list[Finding]
+    sources: list[SourceFile]
+    input_errors: int = 0
+    texts: dict[str, list[str]] = field(default_factory=dict)
+    # Before suppression comments: what --fix needs to keep old-name renames all-or-nothing.
+    unsuppressed: list[Finding] = field(default_factory=list)
+
+
+def _module_of(path: str) -> str:
+    return os.path.normpath(path).removesuffix(".py").replace(os.sep, ".")
+
+
+def namespace_for(
+    source: SourceFile, hints: list[NamespaceHint], explicit: str | None
+) -> str | None:
+    if source.kind != "python" or source.error is not None:
+        return None
+    if explicit:
+        return None if source.has_app and not source.django_like else explicit
+    module = _module_of(source.path)
+    for hint in hints:
+        target = (hint.target or "").strip("'\"").split(":")[0]
+        if target and (module == target or module.endswith("." + target)):
+            return hint.namespace
+        if target.startswith("django.conf") and source.django_like:
+            return hint.namespace
+    return infer_namespace(source)
+
+
+def _input_finding(ctx: Context, source: SourceFile) -> None:
+    if source.error is not None:
+        e = source.error
+        ctx.report("CT001", source.path, Span(e.line, e.column, e.line, e.column), e.message)
+    elif not any(line.strip() for line in source.lines):
+        ctx.report("CT003", source.path, Span(1, 1, 1, 1), "empty file: nothing to audit")
+
+
+def run(paths: Sequence[str], options: AuditOptions) -> AuditResult:
+    sources = [read_source(p) for p in paths]
+    hints = [h for s in sources for h in s.namespaces]
+    namespaces = {s.path: namespace_for(s, hints, options.namespace) for s in sources}
+    settings = {
+        s.path: read_settings(s, namespaces[s.path])
+        for s in sources
+        if s.kind == "python" and s.error is None
+    }
+    projects = build_projects(sources, settings)
+    cpus = Cpus(options.cpus, "from --cpus or [tool.celery-tune]") if options.cpus else detect()
+    workers = build_workers(sources, projects, cpus)
+    ctx = Context(sources, settings, namespaces, projects, workers, options.workload)
+    for source in sources:
+        _input_finding(ctx, source)
+    for check in ALL:
+        check(ctx)
+
+    unique: dict[tuple[str, str, int, int], Finding] = {}
+    for f in ctx.findings:
+        unique.setdefault((f.code, f.path, f.line, f.column), f)
+    findings = [f for f in unique.values() if options.enabled(f.code, f.name)]
+    texts = {s.path: s.lines for s in sources}
+    selected = list(findings)
+    findings, unused = suppress.apply(findings, texts)
+    unused_ctx = Context(sources, settings, namespaces, projects, workers, options.workload)
+    for path, sup, code in unused:
+        unused_ctx.report("CT002", path, suppress.span_of(sup), suppress.unused_message(code))
+    findings += [f for f in unused_ctx.findings if options.enabled(f.code, f.name)]
+    findings.sort(key=lambda f: f.sort_key)
+    errors = sum(1 for s in sources if s.error is not None)
+    return AuditResult(findings, sources, errors, texts, selected)
+
+
+def rule_count() -> int:
+    return len(rulebook.all_rules())

@@ -1,0 +1,133 @@
+"""Audit options, from the command line and ``[tool.celery-tune]`` in pyproject.toml."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from tuner.audit import rulebook
+from tuner.finding import Severity
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+WORKLOADS = ("cpu", "io", "mixed")
+FAIL_ON = ("error", "warning", "info")
+FORMATS = ("text", "json", "sarif", "github")
+PYPROJECT_KEYS = ("cpus", "workload", "select", "ignore", "fail-on", "namespace")
+
+
+class OptionsError(Exception):
+    """A usage error: one line, exit code 2."""
+
+
+@dataclass(frozen=True)
+class AuditOptions:
+    select: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    fail_on: Severity = "warning"
+    workload: str = "cpu"
+    cpus: float | None = None
+    namespace: str | None = None
+    output_format: str = "text"
+    fix: bool = False
+    diff: bool = False
+
+    def enabled(self, code: str, name: str) -> bool:
+        def hit(patterns: tuple[str, ...]) -> bool:
+            return any(code.startswith(p.upper()) or name == p.lower() for p in patterns)
+
+        if self.select and not hit(self.select):
+            return False
+        return not hit(self.ignore)
+
+
+def _check_selector(value: str, origin: str) -> str:
+    value = value.strip()
+    known = rulebook.all_rules()
+    if value.upper() in known or rulebook.lookup(value) is not None:
+        return value
+    if value.upper().startswith("CT") and any(c.startswith(value.upper()) for c in known):
+        return value
+    raise OptionsError(f"{origin}: unknown rule code or prefix {value!r} (see `celery-tune rules`)")
+
+
+def validate(options: AuditOptions, origin: str = "command line") -> AuditOptions:
+    if options.workload not in WORKLOADS:
+        raise OptionsError(f"{origin}: workload must be one of {', '.join(WORKLOADS)}")
+    if options.fail_on not in FAIL_ON:
+        raise OptionsError(f"{origin}: fail-on must be one of {', '.join(FAIL_ON)}")
+    if options.cpus is not None and not options.cpus > 0:
+        raise OptionsError(f"{origin}: cpus must be a positive number")
+    for value in options.select + options.ignore:
+        _check_selector(value, origin)
+    return options
+
+
+def find_pyproject(start: Path) -> Path | None:
+    for folder in (start, *start.parents):
+        candidate = folder / "pyproject.toml"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _line_of(text: str, key: str) -> int:
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.strip().startswith((key + " ", key + "=")):
+            return number
+    return 1
+
+
+def load_pyproject(path: Path) -> dict[str, object]:
+    """The ``[tool.celery-tune]`` table; an unknown key or a bad value is an OptionsError."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = tomllib.loads(text)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise OptionsError(f"{path}: cannot read: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise OptionsError(f"{path}: {exc}") from None
+    table = data.get("tool", {}).get("celery-tune", {})
+    if not isinstance(table, dict):
+        raise OptionsError(f"{path}:{_line_of(text, '[tool.celery-tune]')}: must be a table")
+    for key in table:
+        if key not in PYPROJECT_KEYS:
+            raise OptionsError(
+                f"{path}:{_line_of(text, key)}: [tool.celery-tune] has no key {key!r} "
+                f"(known: {', '.join(PYPROJECT_KEYS)})"
+            )
+    return {"__text__": text, **table}
+
+
+def merge_pyproject(options: AuditOptions, path: Path | None, explicit: set[str]) -> AuditOptions:
+    """Settings from pyproject.toml, for every option not given explicitly on the command line."""
+    if path is None:
+        return options
+    table = load_pyproject(path)
+    text = str(table.pop("__text__"))
+    changes: dict[str, object] = {}
+    for key, value in table.items():
+        attr = key.replace("-", "_")
+        if attr in explicit:
+            continue
+        origin = f"{path}:{_line_of(text, key)}"
+        if attr in ("select", "ignore"):
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise OptionsError(f"{origin}: {key} must be a list of rule codes")
+            changes[attr] = tuple(value)
+        elif attr == "cpus":
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise OptionsError(f"{origin}: cpus must be a number")
+            changes[attr] = float(value)
+        elif not isinstance(value, str):
+            raise OptionsError(f"{origin}: {key} must be a string")
+        else:
+            changes[attr] = value
+        merged = replace(options, **changes)  # type: ignore[arg-type]
+        validate(merged, origin)
+    result = replace(options, **changes)  # type: ignore[arg-type]
+    return result

@@ -1,0 +1,100 @@
+"""The rule catalog: metadata and docs read from ``rules/CODE.md`` (TOML front matter + Markdown).
+
+Only the front matter is parsed on the audit path; the docs body is read when asked for.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from tuner.finding import Category, Severity
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+SECTIONS = ("What it does", "Why is this bad?", "Example", "Use instead", "References")
+CODE_RE = re.compile(r"^CT\d{3}$")
+NAME_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+WORKLOADS = ("cpu", "io", "mixed")
+
+
+@dataclass(frozen=True)
+class Rule:
+    code: str
+    name: str
+    severity: Severity
+    category: Category
+    workloads: tuple[str, ...]
+    fix: str
+    url: str
+    path: Path
+
+    @property
+    def docs(self) -> str:
+        """The Markdown body after the front matter."""
+        return _split(self.path.read_text(encoding="utf-8"))[1].strip() + "\n"
+
+
+def rules_dir() -> Path:
+    """``tuner/_rules`` in an installed wheel, ``rules/`` next to the package in a checkout."""
+    here = Path(__file__).resolve().parent.parent
+    for candidate in (here / "_rules", here.parent / "rules"):
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError("the rule catalog (rules/) is missing from this installation")
+
+
+def _split(text: str) -> tuple[str, str]:
+    if not text.startswith("+++\n"):
+        raise ValueError("missing +++ front matter")
+    end = text.index("\n+++\n", 3)
+    return text[4:end], text[end + 5 :]
+
+
+def _load(path: Path) -> Rule:
+    with path.open(encoding="utf-8") as f:
+        head = []
+        first = f.readline()
+        if first != "+++\n":
+            raise ValueError(f"{path}: missing +++ front matter")
+        for line in f:
+            if line == "+++\n":
+                break
+            head.append(line)
+    meta = tomllib.loads("".join(head))
+    return Rule(
+        code=meta["code"],
+        name=meta["name"],
+        severity=meta["severity"],
+        category=meta["category"],
+        workloads=tuple(meta.get("workloads", WORKLOADS)),
+        fix=meta["fix"],
+        url=meta["url"],
+        path=path,
+    )
+
+
+@functools.cache
+def all_rules() -> dict[str, Rule]:
+    """Every rule, by code, in code order."""
+    rules = [_load(p) for p in sorted(rules_dir().glob("CT[0-9][0-9][0-9].md"))]
+    return {r.code: r for r in rules}
+
+
+def by_name() -> dict[str, Rule]:
+    return {r.name: r for r in all_rules().values()}
+
+
+def lookup(key: str) -> Rule | None:
+    """A rule by code (``CT201``, case-insensitive) or name (``concurrency-above-cpus``)."""
+    return all_rules().get(key.upper()) or by_name().get(key.lower())
+
+
+def sections(docs: str) -> list[str]:
+    return [line[3:].strip() for line in docs.splitlines() if line.startswith("## ")]

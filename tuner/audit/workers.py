@@ -1,0 +1,170 @@
+"""Effective worker views: which config a command line runs with, and what wins.
+
+Python sources that reference each other (``config_from_object('celeryconfig')``, a Django
+namespace hint, ``-A proj``) form one *project*: what one worker reads.  A command line is paired
+with the project it names (``--config``/``-A``) or, when the run holds exactly one project, with
+that one.  A command-line option overrides the config, as in Celery.  When a command line has no
+known config, anything it does not set is unknown (never assumed to be Celery's default).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from tuner.audit import catalog
+from tuner.audit.cpus import Cpus
+from tuner.audit.model import CommandLine, SourceFile, Span, Value
+from tuner.audit.settings import Setting
+
+
+@dataclass(frozen=True)
+class Entry:
+    """Where an effective setting's value comes from."""
+
+    setting: str
+    value: Value
+    path: str
+    span: Span
+    source: Literal["config", "cmdline"]
+    flag: str = ""
+
+
+@dataclass
+class Project:
+    files: list[SourceFile]
+    settings: list[tuple[SourceFile, Setting]] = field(default_factory=list)
+
+    @property
+    def anchor(self) -> tuple[str, Span]:
+        """Where a finding about a missing setting goes: the Celery() call, else line 1."""
+        for source in self.files:
+            if source.has_app:
+                for occ in source.occurrences:
+                    if occ.origin == "Celery()":
+                        return source.path, occ.span
+        return self.files[0].path, Span(1, 1, 1, 1)
+
+
+@dataclass
+class Worker:
+    project: Project | None
+    command: CommandLine | None = None
+    command_path: str = ""
+    entries: dict[str, Entry] = field(default_factory=dict)
+    cpus: Cpus | None = None
+
+    @property
+    def config_known(self) -> bool:
+        return self.project is not None
+
+    def get(self, setting: str) -> Entry | None:
+        return self.entries.get(setting)
+
+    def value(self, setting: str) -> Value | None:
+        """The effective value, Celery's default when the config is known and silent, else None."""
+        entry = self.entries.get(setting)
+        if entry is not None:
+            return entry.value
+        if self.config_known:
+            info = catalog.get(setting)
+            return Value("known", info.default if info else None, "default")
+        return None
+
+    def anchor(self) -> tuple[str, Span]:
+        if self.command is not None:
+            return self.command_path, self.command.span
+        assert self.project is not None
+        return self.project.anchor
+
+
+def _module_paths(module: str) -> list[str]:
+    base = module.split(":")[0].replace(".", "/")
+    return [base + ".py", base + "/__init__.py", base + "/celery.py", base + "/settings.py"]
+
+
+def _matches(path: str, module: str) -> bool:
+    norm = os.path.normpath(path)
+    return any(norm == cand or norm.endswith(os.sep + cand) for cand in _module_paths(module))
+
+
+def build_projects(sources: list[SourceFile], settings: dict[str, list[Setting]]) -> list[Project]:
+    """Group Python sources that reference each other into projects (union-find)."""
+    pythons = [s for s in sources if s.kind == "python" and s.error is None]
+    parent = list(range(len(pythons)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i, src in enumerate(pythons):
+        refs = list(src.config_refs) + [h.target or "" for h in src.namespaces]
+        for j, other in enumerate(pythons):
+            if i == j:
+                continue
+            linked = any(r and _matches(other.path, r) for r in refs)
+            if src.namespaces and other.django_like:
+                linked = True
+            if linked:
+                parent[find(i)] = find(j)
+    groups: dict[int, Project] = {}
+    for i, src in enumerate(pythons):
+        project = groups.setdefault(find(i), Project(files=[]))
+        project.files.append(src)
+        project.settings.extend((src, s) for s in settings.get(src.path, []))
+    return [p for p in groups.values() if p.settings or any(f.has_app for f in p.files)]
+
+
+def _config_entries(project: Project) -> dict[str, Entry]:
+    entries: dict[str, Entry] = {}
+    # Module-level config first; app.conf writes override it, as in Celery.
+    ordered = sorted(project.settings, key=lambda item: item[1].occ.origin != "module")
+    for src, s in ordered:
+        if s.name is None or s.status != "valid":
+            continue
+        entries[s.name] = Entry(s.name, s.occ.value, src.path, s.occ.span, "config")
+    return entries
+
+
+def _pair(command: CommandLine, projects: list[Project]) -> Project | None:
+    for module in (command.config_module, command.app):
+        if not module:
+            continue
+        for project in projects:
+            if any(_matches(f.path, module) for f in project.files):
+                return project
+    return projects[0] if len(projects) == 1 else None
+
+
+def build_workers(
+    sources: Iterable[SourceFile], projects: list[Project], cpus: Cpus | None
+) -> list[Worker]:
+    workers: list[Worker] = []
+    paired: set[int] = set()
+    for source in sources:
+        for command in source.commands:
+            if command.subcommand not in ("worker", "multi"):
+                continue
+            project = _pair(command, projects)
+            entries = _config_entries(project) if project else {}
+            if project is not None:
+                paired.add(id(project))
+            for opt in command.options:
+                if opt.setting:
+                    entries[opt.setting] = Entry(
+                        opt.setting, opt.value, source.path, opt.span, "cmdline", opt.flag
+                    )
+            # The CPU limit written next to the command is the most specific fact there is.
+            worker_cpus = cpus
+            limit = command.cpu_limit
+            if limit is not None and limit.judgeable and isinstance(limit.value, (int, float)):
+                worker_cpus = Cpus(float(limit.value), "the container's CPU limit")
+            workers.append(Worker(project, command, source.path, entries, worker_cpus))
+    for project in projects:
+        if id(project) not in paired:
+            workers.append(Worker(project, None, "", _config_entries(project), cpus))
+    return workers

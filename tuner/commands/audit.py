@@ -1,0 +1,62 @@
+"""``celery-tune audit``: the command function (no click), returning the exit code."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from tuner.audit import engine, fix, output
+from tuner.audit.options import AuditOptions, OptionsError, validate
+from tuner.finding import SEVERITY_RANK, Finding
+
+
+def exit_code(findings: Sequence[Finding], input_errors: int, fail_on: str) -> int:
+    if input_errors:
+        return 2
+    threshold = SEVERITY_RANK[fail_on]
+    return 1 if any(SEVERITY_RANK[f.severity] >= threshold for f in findings) else 0
+
+
+def audit(
+    paths: Sequence[str],
+    options: AuditOptions,
+    *,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+) -> int:
+    """Audit ``paths``; print the report to ``out``; return 0 clean, 1 findings, 2 error."""
+    out = out or sys.stdout
+    err = err or sys.stderr
+    try:
+        validate(options)
+    except OptionsError as exc:
+        err.write(f"celery-tune: error: {exc}\n")
+        return 2
+    if not paths:
+        err.write("celery-tune: error: no files given (usage: celery-tune audit FILE...)\n")
+        return 2
+    result = engine.run(paths, options)
+    if options.fix or options.diff:
+        fixes = fix.plan(result.findings, result.unsuppressed)
+        if options.diff:
+            out.write(fix.diff(fixes))
+            fixed = sum(len(f.applied) for f in fixes)
+            err.write(f"{fixed} fix{'es' if fixed != 1 else ''} would be applied.\n")
+            return 1 if fixes else exit_code([], result.input_errors, options.fail_on)
+        for file_fix in fixes:
+            fix.write(file_fix)
+        fixed = sum(len(f.applied) for f in fixes)
+        if fixed:
+            err.write(f"Fixed {fixed} finding{'s' if fixed != 1 else ''}.\n")
+        result = engine.run(paths, options)
+    code = exit_code(result.findings, result.input_errors, options.fail_on)
+    out.write(output.render(options.output_format, result.findings, len(paths), code))
+    return code
+
+
+def default_pyproject() -> Path | None:
+    from tuner.audit.options import find_pyproject
+
+    return find_pyproject(Path.cwd())
