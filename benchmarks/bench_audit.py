@@ -11,6 +11,7 @@ prints medians, the spread (min-max) and the ratio.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import subprocess
@@ -28,10 +29,17 @@ def _audit_cmd() -> list[str]:
     return [script] if script else [sys.executable, "-m", "tuner"]
 
 
+ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
+
+
 def _time(cmd: list[str], cwd: Path) -> float:
+    """Wall time of one run; a run that fails (exit code 2 or worse) stops the benchmark."""
     start = time.perf_counter()
-    subprocess.run(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - start
+    proc = subprocess.run(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=ENV)
+    elapsed = time.perf_counter() - start
+    if proc.returncode not in (0, 1):
+        raise SystemExit(f"benchmark run failed ({proc.returncode}): {proc.stderr.decode()[-300:]}")
+    return elapsed
 
 
 def _spread(xs: list[float]) -> str:

@@ -80,14 +80,22 @@ class Worker:
         return self.project.anchor
 
 
-def _module_paths(module: str) -> list[str]:
-    base = module.split(":")[0].replace(".", "/")
-    return [base + ".py", base + "/__init__.py", base + "/celery.py", base + "/settings.py"]
+PACKAGE_FILES = ("__init__", "celery", "settings")
 
 
-def _matches(path: str, module: str) -> bool:
-    norm = os.path.normpath(path)
-    return any(norm == cand or norm.endswith(os.sep + cand) for cand in _module_paths(module))
+def module_names(path: str) -> set[str]:
+    """Every module name a file can be referred to by (``-A proj``, ``--config proj.settings``,
+    ``config_from_object('celeryconfig')``): its dotted path suffixes, and for ``proj/celery.py``,
+    ``proj/settings.py`` or ``proj/__init__.py`` the package's too."""
+    parts = os.path.normpath(path).removesuffix(".py").split(os.sep)
+    names = {".".join(parts[i:]) for i in range(len(parts))}
+    if parts[-1] in PACKAGE_FILES and len(parts) > 1:
+        names |= {".".join(parts[i:-1]) for i in range(len(parts) - 1)}
+    return {n for n in names if n}
+
+
+def _module(ref: str) -> str:
+    return ref.strip("'\"").split(":")[0]
 
 
 def build_projects(sources: list[SourceFile], settings: dict[str, list[Setting]]) -> list[Project]:
@@ -101,15 +109,18 @@ def build_projects(sources: list[SourceFile], settings: dict[str, list[Setting]]
             i = parent[i]
         return i
 
+    index: dict[str, list[int]] = {}
+    for j, src in enumerate(pythons):
+        for name in module_names(src.path):
+            index.setdefault(name, []).append(j)
+    django = [j for j, src in enumerate(pythons) if src.django_like]
     for i, src in enumerate(pythons):
         refs = list(src.config_refs) + [h.target or "" for h in src.namespaces]
-        for j, other in enumerate(pythons):
-            if i == j:
-                continue
-            linked = any(r and _matches(other.path, r) for r in refs)
-            if src.namespaces and other.django_like:
-                linked = True
-            if linked:
+        linked = [j for r in refs if r for j in index.get(_module(r), [])]
+        if src.namespaces:
+            linked += django
+        for j in linked:
+            if j != i:
                 parent[find(i)] = find(j)
     groups: dict[int, Project] = {}
     for i, src in enumerate(pythons):
@@ -130,13 +141,12 @@ def _config_entries(project: Project) -> dict[str, Entry]:
     return entries
 
 
-def _pair(command: CommandLine, projects: list[Project]) -> Project | None:
+def _pair(
+    command: CommandLine, projects: list[Project], index: dict[str, Project]
+) -> Project | None:
     for module in (command.config_module, command.app):
-        if not module:
-            continue
-        for project in projects:
-            if any(_matches(f.path, module) for f in project.files):
-                return project
+        if module and _module(module) in index:
+            return index[_module(module)]
     return projects[0] if len(projects) == 1 else None
 
 
@@ -145,11 +155,16 @@ def build_workers(
 ) -> list[Worker]:
     workers: list[Worker] = []
     paired: set[int] = set()
+    index: dict[str, Project] = {}
+    for known in projects:
+        for f in known.files:
+            for name in module_names(f.path):
+                index.setdefault(name, known)
     for source in sources:
         for command in source.commands:
             if command.subcommand not in ("worker", "multi"):
                 continue
-            project = _pair(command, projects)
+            project = _pair(command, projects, index)
             entries = _config_entries(project) if project else {}
             if project is not None:
                 paired.add(id(project))

@@ -43,7 +43,9 @@ def documents(ft: FileText) -> tuple[list[Node], InputError | None]:
     import yaml
 
     try:
-        docs = list(yaml.compose_all(ft.text, Loader=yaml.SafeLoader))
+        # libyaml's composer is ~5x faster and reports the same character indices.
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        docs = list(yaml.compose_all(ft.text, Loader=loader))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         # By character index: YAML also breaks lines at U+2028, U+2029 and U+0085.
