@@ -61,8 +61,8 @@ class Occurrence:
     """One place that assigns a setting-like name in Python source.
 
     ``key`` is the name exactly as written (``CELERYD_CONCURRENCY``, ``CELERY_WORKER_CONCURRENCY``,
-    ``worker_num_processes``); ``key_span`` covers just that name (inside the quotes for a string key),
-    so a fix can rename it in place.
+    ``worker_num_processes``); ``key_span`` covers just that name (inside the quotes for a string
+    key), so a fix can rename it in place.
     """
 
     key: str
