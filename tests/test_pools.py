@@ -174,6 +174,11 @@ def test_blocking_pool_pins_children_and_replaces_a_recycled_one() -> None:
             time.sleep(0.05)
         (survivor,) = set(pids) - {victim}
         new = next(p.pid for p in pool._pool if p.pid != survivor)
+        # billiard lists the new child a moment before the parent's pin call returns (this bare
+        # pool has no worker_process_init to pin from the child): wait, bounded, for the pin.
+        deadline = time.monotonic() + 5
+        while psutil.Process(new).cpu_affinity() != [victim_cpu] and time.monotonic() < deadline:
+            time.sleep(0.02)
         assert psutil.Process(new).cpu_affinity() == [victim_cpu]
         assert assigner.assignments() == {survivor: 1 - CPUS.index(victim_cpu), new: victim_cpu}
     finally:
