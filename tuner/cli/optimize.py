@@ -1,0 +1,117 @@
+"""Click wiring for ``celery-tune optimize``."""
+
+from __future__ import annotations
+
+import click
+
+from tuner.commands.optimize import OptimizeOptions
+from tuner.commands.optimize import optimize as run_optimize
+from tuner.optimize.setup import DEFAULT_OUT, DEFAULT_TRIAL_SECONDS, DEFAULT_WARMUP
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--workload",
+    default="cpu",
+    show_default=True,
+    help="A preset (cpu, cpu-heavy-tail, io, mixed, leaky) or a workload TOML file.",
+)
+@click.option("--app", help="module:app of your tasks (with --task, or named in the TOML).")
+@click.option("--task", help="Run this task of --app as the workload.")
+@click.option("--args-file", type=click.Path(dir_okay=False), help="JSONL arguments for --task.")
+@click.option("--kind", default="cpu", show_default=True, help="cpu, io or mixed (for --task).")
+@click.option("--broker", help="redis:// or amqp:// URL (default: an embedded broker).")
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False),
+    help="Your current config (module, settings or command line), read statically: a baseline.",
+)
+@click.option("--space", type=click.Path(dir_okay=False), help="A TOML search space (replaces).")
+@click.option("--fixed", multiple=True, metavar="KEY=VALUE", help="Pin a setting (repeatable).")
+@click.option(
+    "--objective",
+    type=click.Choice(["throughput", "p99", "efficiency"]),
+    help="One objective [throughput, within --p99-slo when given].",
+)
+@click.option("--objectives", help="Several objectives, e.g. throughput,p99 (Pareto front).")
+@click.option("--p99-slo", type=float, metavar="SECONDS", help="Constraint: p99 at most this.")
+@click.option(
+    "--load", type=float, help="Latency runs: offered load, x defaults' capacity [0.7]."
+)
+@click.option("--rate", type=float, help="...or an absolute offered rate, tasks/s.")
+@click.option("--trials", type=int, help="Trials for this run [10 unless --timeout].")
+@click.option("--timeout", type=float, metavar="SECONDS", help="Stop starting trials after this.")
+@click.option(
+    "--trial-seconds", type=float, default=DEFAULT_TRIAL_SECONDS, show_default=True,
+    help="Measured seconds per run.",
+)  # fmt: skip
+@click.option("--warmup", type=float, default=DEFAULT_WARMUP, show_default=True)
+@click.option("--confirm", type=int, default=3, show_default=True, help="Confirmation rounds.")
+@click.option("--storage", help="Optuna RDB URL, e.g. postgresql://... [SQLite in --out].")
+@click.option("--study-name", help="Resume or share this study [workload-objectives].")
+@click.option("--out", default=DEFAULT_OUT, show_default=True, type=click.Path(file_okay=False))
+@click.option("--seed", type=int, help="Sampler seed (reproducible single-process runs).")
+@click.option("--no-prune", is_flag=True, help="Never stop a trial early.")
+@click.option("--cpus", type=int, help="CPUs of the target (default: detected here).")
+@click.option("--worker-app", help="-A value in the emitted command line [proj].")
+def optimize(
+    workload: str,
+    app: str | None,
+    task: str | None,
+    args_file: str | None,
+    kind: str,
+    broker: str | None,
+    config: str | None,
+    space: str | None,
+    fixed: tuple[str, ...],
+    objective: str | None,
+    objectives: str | None,
+    p99_slo: float | None,
+    load: float | None,
+    rate: float | None,
+    trials: int | None,
+    timeout: float | None,
+    trial_seconds: float,
+    warmup: float,
+    confirm: int,
+    storage: str | None,
+    study_name: str | None,
+    out: str,
+    seed: int | None,
+    no_prune: bool,
+    cpus: int | None,
+    worker_app: str | None,
+) -> int:
+    """Search for a better worker configuration with live trials, and write it with evidence.
+
+    Exit codes: 0 written, 1 no feasible trial, 2 bad input, 130 interrupted.
+    """
+    options = OptimizeOptions(
+        workload=workload,
+        app=app,
+        task=task,
+        args_file=args_file,
+        kind=kind,
+        broker=broker,
+        config=config,
+        space=space,
+        fixed=fixed,
+        objective=objective,
+        objectives=objectives,
+        p99_slo=p99_slo,
+        load=load,
+        rate=rate,
+        trials=trials,
+        timeout=timeout,
+        trial_seconds=trial_seconds,
+        warmup=warmup,
+        confirm=confirm,
+        storage=storage,
+        study_name=study_name,
+        out=out,
+        seed=seed,
+        prune=not no_prune,
+        cpus=cpus,
+        command_app=worker_app,
+    )
+    return run_optimize(options)

@@ -1,0 +1,166 @@
+"""``celery-tune optimize``: the command function (no click), returning the exit code.
+
+0: a configuration was chosen and written; 1: no trial was feasible (nothing to recommend);
+2: bad input; 130: interrupted by Ctrl-C, 143 by SIGTERM (what is known is still written).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any, TextIO
+
+from tuner.optimize.setup import OptimizeOptions, UsageError
+
+__all__ = ["OptimizeOptions", "optimize"]
+
+
+def _quiet_optuna() -> None:
+    import optuna
+
+    # Failed trials are shown by our progress lines; Optuna would log each with a traceback.
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    logging.getLogger("optuna").setLevel(logging.ERROR)
+
+
+def optimize(
+    options: OptimizeOptions, *, out: TextIO | None = None, err: TextIO | None = None
+) -> int:
+    """Search, confirm, emit.  See the module docstring for exit codes."""
+    out = out or sys.stdout
+    err = err or sys.stderr
+    from tuner.optimize.setup import resolve
+    from tuner.optimize.storages import StorageError
+
+    try:
+        setup = resolve(options)
+    except UsageError as exc:
+        err.write(f"celery-tune: error: {exc}\n")
+        return 2
+    _quiet_optuna()
+    for note in setup.notes:
+        err.write(f"note: {note}\n")
+    try:
+        return _run(setup, out, err)
+    except StorageError as exc:
+        err.write(f"celery-tune: error: {exc}\n")
+        return 2
+
+
+def _run(setup: Any, out: TextIO, err: TextIO) -> int:
+    from tuner.optimize import output, results
+    from tuner.optimize.progress import Progress, describe_choice
+    from tuner.optimize.search import run_search, sigterm_as_interrupt
+    from tuner.optimize.storages import (
+        default_url,
+        fail_dead_trials,
+        is_sqlite,
+        mask,
+        open_storage,
+        sqlite_lock,
+    )
+
+    o = setup.options
+    url = o.storage or default_url(setup.out_dir)
+    exclusive = is_sqlite(url)
+    with sqlite_lock(url), sigterm_as_interrupt() as signals:
+        storage = open_storage(url)
+
+        def before(study: Any, created: bool) -> list[int]:
+            dead = fail_dead_trials(study, exclusive=exclusive)
+            verb = "Created" if created else "Resuming"
+            err.write(
+                f"{verb} study {study.study_name!r} in {mask(url)} "
+                f"({len(study.trials)} trials so far).\n"
+            )
+            for number in dead:
+                err.write(f"note: trial {number} was left running by a process that died: FAIL\n")
+            return dead
+
+        total = o.trials if o.trials is not None else (None if o.timeout else 10)
+        progress = Progress(setup.goal, total, stream=err)
+        with progress:
+            outcome = run_search(
+                setup,
+                storage,
+                parallel=not exclusive,
+                on_start=progress.trial_started,
+                on_interval=progress.interval,
+                on_trial=progress.trial_finished,
+                before_trials=before,
+            )
+        study = outcome.study
+        interrupted = outcome.interrupted
+        if interrupted:
+            err.write(f"Interrupted after {progress.done} trial(s); writing what is known.\n")
+        chosen = results.choose(setup, study)
+        confirmation = None
+        if chosen is None:
+            err.write("No feasible trial: nothing to recommend (see report.json).\n")
+        elif o.confirm > 0 and not interrupted:
+            err.write(
+                f"Confirming {chosen.source} ({describe_choice(chosen.choice)}) "
+                f"against {', '.join(setup.baselines)}: {o.confirm} interleaved rounds.\n"
+            )
+
+            def on_run(r: int, label: str, metrics: Any) -> None:
+                err.write(
+                    f"  round {r + 1} {label}: {metrics.get('throughput') or 0:.1f} tasks/s, "
+                    f"p99 {metrics.get('p99') or float('nan'):.3f} s\n"
+                )
+
+            try:
+                chosen, confirmation = results.confirm(
+                    setup, study, outcome.plan, chosen, o.confirm, on_run=on_run
+                )
+            except KeyboardInterrupt:
+                interrupted = True
+                err.write("Interrupted during confirmation; writing what is known.\n")
+        summary: dict[str, object] = {
+            "workload": setup.workload.name,
+            "workload_details": setup.workload.describe(),
+            "objectives": list(setup.goal.objectives),
+            "objective_text": setup.goal.describe(),
+            "p99_slo": setup.goal.p99_slo,
+            "space": setup.space.as_dict(),
+            "plan": outcome.plan.describe(),
+            "budget": {
+                "trials": o.trials,
+                "timeout": o.timeout,
+                "trial_seconds": o.trial_seconds,
+                "confirm": o.confirm,
+            },
+            "trials_this_run": progress.done,
+            "dead_trials": outcome.dead,
+            "interrupted": interrupted,
+            "input_config": setup.input.path if setup.input else None,
+            "notes": setup.notes,
+        }
+        written = output.write_outputs(
+            setup, study, outcome.plan, chosen, confirmation, summary, url
+        )
+    _print_summary(out, setup, chosen, confirmation, written)
+    if interrupted:
+        return 143 if signals.terminated else 130
+    return 0 if chosen is not None else 1
+
+
+def _print_summary(out: TextIO, setup: Any, chosen: Any, confirmation: Any, written: Any) -> None:
+    from tuner.optimize.emit import command_line
+    from tuner.optimize.output import command_app
+    from tuner.optimize.progress import describe_choice
+
+    if chosen is not None:
+        out.write(f"Pick: {chosen.source}: {describe_choice(chosen.choice)}\n")
+        if chosen.replaced is not None and confirmation is not None:
+            out.write(
+                f"  the search's best, trial {chosen.replaced.number}, is not recommended: "
+                f"{confirmation.reason}\n"
+            )
+        if confirmation is not None and confirmation.error:
+            out.write(f"  confirmation failed: {confirmation.error}\n")
+        if confirmation is not None:
+            for verdict in confirmation.verdicts.values():
+                out.write(f"  {verdict.describe()}\n")
+        out.write(f"  {command_line(chosen.choice, command_app(setup))}\n")
+    out.write("Wrote " + ", ".join(str(p) for p in written) + "\n")

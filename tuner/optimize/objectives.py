@@ -1,0 +1,205 @@
+"""What one trial is: one ``bench`` measurement of one configuration, turned into Optuna values.
+
+The default objective maximises throughput under constraints (``trial.set_constraint``, feasible
+when <= 0): no lost or failed tasks, and p99 <= ``--p99-slo`` when given.  In single-objective
+studies the trial reports intermediate values about once a second and a pruner may stop it;
+multi-objective studies cannot be pruned (Optuna raises NotImplementedError).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import socket
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+import optuna
+
+from tuner.optimize.space import Choice, Space, suggest
+
+if TYPE_CHECKING:
+    from tuner.bench.broker import Broker
+    from tuner.bench.config import WorkerConfig
+    from tuner.bench.metrics import Metrics
+    from tuner.bench.workloads import Workload
+    from tuner.optimize.measure import Plan
+
+Direction = Literal["minimize", "maximize"]
+DIRECTIONS: dict[str, Direction] = {
+    "throughput": "maximize",
+    "p99": "minimize",
+    "efficiency": "maximize",
+}
+UNITS = {"throughput": "tasks/s", "p99": "s", "efficiency": ""}
+
+
+class GoalError(ValueError):
+    """A bad ``--objective``/``--objectives``/``--p99-slo`` combination."""
+
+
+@dataclass(frozen=True)
+class Goal:
+    """The objective(s) and the constraints every trial is held to."""
+
+    objectives: tuple[str, ...] = ("throughput",)
+    p99_slo: float | None = None
+
+    @property
+    def directions(self) -> list[Direction]:
+        return [DIRECTIONS[o] for o in self.objectives]
+
+    @property
+    def multi(self) -> bool:
+        return len(self.objectives) > 1
+
+    def describe(self) -> str:
+        words = {"maximize": "maximise", "minimize": "minimise"}
+        parts = [f"{words[DIRECTIONS[o]]} {o}" for o in self.objectives]
+        text = " and ".join(parts)
+        limits = ["no lost or failed tasks"]
+        if self.p99_slo is not None:
+            limits.insert(0, f"p99 <= {self.p99_slo:g} s")
+        return f"{text}, subject to {', '.join(limits)}"
+
+    def values(self, metrics: Mapping[str, Any]) -> list[float]:
+        out = []
+        for name in self.objectives:
+            value = metrics.get(name)
+            if value is None or not math.isfinite(float(value)):
+                raise ValueError(f"the trial measured no {name}")
+            out.append(float(value))
+        return out
+
+    def constraints(self, metrics: Mapping[str, Any]) -> dict[str, float]:
+        """Constraint values, feasible when <= 0."""
+        out = {
+            "tasks_lost": float(metrics.get("tasks_lost") or 0),
+            "tasks_failed": float(metrics.get("tasks_failed") or 0),
+        }
+        if self.p99_slo is not None:
+            p99 = metrics.get("p99")
+            out["p99_over_slo"] = (
+                float(p99) - self.p99_slo if p99 is not None and math.isfinite(p99) else 1e9
+            )
+        return out
+
+
+def parse_goal(objective: str | None, objectives: str | None, p99_slo: float | None) -> Goal:
+    if objective and objectives:
+        raise GoalError("give --objective or --objectives, not both")
+    if objectives:
+        names = tuple(o.strip() for o in objectives.split(",") if o.strip())
+    else:
+        names = (objective or "throughput",)
+    for name in names:
+        if name not in DIRECTIONS:
+            raise GoalError(f"unknown objective {name!r} (use {', '.join(DIRECTIONS)})")
+    if len(set(names)) != len(names):
+        raise GoalError(f"--objectives {objectives!r} names an objective twice")
+    if p99_slo is not None and not p99_slo > 0:
+        raise GoalError("--p99-slo must be a positive number of seconds")
+    return Goal(names, p99_slo)
+
+
+@dataclass
+class TrialObjective:
+    """The callable handed to ``study.optimize``: one measurement (see :mod:`.measure`) per trial.
+
+    Baseline trials (enqueued with a ``baseline`` user attribute) run the baseline's own
+    WorkerConfig; their params are its projection onto the space, so the sampler learns from them.
+    Baselines report intermediate values (references for the pruner) but are never pruned.
+    """
+
+    space: Space
+    goal: Goal
+    workload: Workload
+    plan: Plan
+    broker: Broker
+    baselines: Mapping[str, WorkerConfig]
+    make_config: Callable[[Choice, str], WorkerConfig]
+    prune: bool = True
+    on_interval: Callable[[int, float, Metrics], None] | None = None
+    on_start: Callable[[int, str], None] | None = None
+
+    def config_for(self, trial: optuna.Trial) -> tuple[WorkerConfig, Choice]:
+        baseline = trial.user_attrs.get("baseline")
+        choice = suggest(trial, self.space)
+        if isinstance(baseline, str) and baseline in self.baselines:
+            return self.baselines[baseline], choice
+        return self.make_config(choice, f"trial {trial.number}"), choice
+
+    def __call__(self, trial: optuna.Trial) -> float | Sequence[float]:
+        from tuner.optimize.measure import measure, merge
+
+        baseline = trial.user_attrs.get("baseline")
+        config, choice = self.config_for(trial)
+        trial.set_user_attr("config", _plain(config.as_dict()))
+        trial.set_user_attr("choice", _plain(choice))
+        trial.set_user_attr("host", socket.gethostname())
+        trial.set_user_attr("pid", os.getpid())
+        if self.on_start is not None:
+            self.on_start(trial.number, config.label)
+        objective = self.goal.objectives[0]
+        report_phase = "open" if objective == "p99" else "saturate"
+        step = [0]
+
+        def interval(phase: str, elapsed: float, partial: Metrics) -> None:
+            if self.on_interval is not None:
+                self.on_interval(trial.number, elapsed, partial)
+            if self.goal.multi or phase != report_phase:
+                return
+            value = partial.as_dict().get(objective)
+            if value is None or not math.isfinite(float(value)):
+                return
+            trial.report(float(value), step[0])
+            step[0] += 1
+            if self.prune and not baseline and trial.should_prune():
+                trial.set_user_attr("metrics", _plain(partial.as_dict()))
+                raise optuna.TrialPruned(f"pruned after {elapsed:.1f} s of {phase} load")
+
+        try:
+            runs = measure(config, self.workload, self.plan, self.broker, on_interval=interval)
+        except optuna.TrialPruned:
+            raise
+        except KeyboardInterrupt:
+            trial.set_user_attr("error", "interrupted (Ctrl-C or SIGTERM)")
+            raise
+        except Exception as exc:
+            text = str(exc).strip()
+            trial.set_user_attr("error", text.splitlines()[0] if text else repr(exc))
+            raise
+        metrics = merge(runs)
+        trial.set_user_attr("metrics", _plain(metrics))
+        if len(runs) > 1:
+            trial.set_user_attr("runs", {k: _plain(v) for k, v in runs.items()})
+        constraints = self.goal.constraints(metrics)
+        trial.set_user_attr("constraints", constraints)
+        for key, value in constraints.items():
+            trial.set_constraint(key, value)
+        values = self.goal.values(metrics)
+        return values[0] if len(values) == 1 else values
+
+
+def _plain(data: Mapping[str, Any]) -> dict[str, Any]:
+    """JSON-storable copy (Optuna user attributes must serialise)."""
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            out[key] = None
+        elif value is None or isinstance(value, (str, int, float, bool)):
+            out[key] = value
+        elif isinstance(value, Mapping):
+            out[key] = _plain(value)
+        elif isinstance(value, (list, tuple)):
+            out[key] = [v if isinstance(v, (str, int, float, bool)) else str(v) for v in value]
+        else:
+            out[key] = str(value)
+    return out
+
+
+def make_pruner(trial_seconds: float) -> optuna.pruners.BasePruner:
+    """Median pruning after the first few trials, never in the first third of a measurement."""
+    warmup = max(2, int(trial_seconds / 3))
+    return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=warmup)

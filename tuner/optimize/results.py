@@ -1,0 +1,240 @@
+"""From a finished search to a recommendation: the pick, its confirmation against the baselines,
+and the decision (the pick, or the current config when the pick is not measurably better)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+import optuna
+from optuna.trial import FrozenTrial
+
+from tuner.optimize.baselines import DEFAULT_LABEL, INPUT_LABEL, worker_config
+from tuner.optimize.confirm import Verdict, compare, measure_rounds, medians
+from tuner.optimize.measure import Plan
+from tuner.optimize.select import pick as best_trial
+from tuner.optimize.setup import Setup
+from tuner.optimize.space import DEFAULTS, Choice
+
+if TYPE_CHECKING:
+    from tuner.bench.config import WorkerConfig
+
+PICK_LABEL = "tuned"
+
+
+@dataclass
+class Pick:
+    """What is recommended.  ``trial`` is its trial in the study (None if it has none);
+    ``replaced`` is the search's best trial when confirmation showed a baseline beats it."""
+
+    trial: FrozenTrial | None
+    config: WorkerConfig
+    choice: Choice
+    baseline: str | None = None
+    replaced: FrozenTrial | None = None
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        """The figures of its trial in the search (not confirmed)."""
+        found = self.trial.user_attrs.get("metrics") if self.trial is not None else None
+        return dict(found) if isinstance(found, dict) else {}
+
+    @property
+    def source(self) -> str:
+        if self.baseline:
+            return f"the {self.baseline} baseline"
+        return f"trial {self.trial.number}" if self.trial is not None else "the search"
+
+
+def choose(setup: Setup, study: optuna.Study) -> Pick | None:
+    """The search's best feasible trial (or the Pareto trial nearest the ideal point)."""
+    trial = best_trial(study, setup.goal)
+    if trial is None:
+        return None
+    stored = trial.user_attrs.get("choice") or {}
+    choice: Choice = {**DEFAULTS, **{k: v for k, v in stored.items() if k in DEFAULTS}}
+    baseline = trial.user_attrs.get("baseline")
+    if isinstance(baseline, str) and baseline in setup.baselines:
+        return _baseline_pick(setup, study, baseline)
+    return Pick(trial, worker_config(choice, PICK_LABEL, setup.trial_extra), choice)
+
+
+def _baseline_pick(
+    setup: Setup, study: optuna.Study, label: str, replaced: FrozenTrial | None = None
+) -> Pick:
+    trials = [
+        t
+        for t in study.get_trials(deepcopy=False)
+        if t.user_attrs.get("baseline") == label and t.values is not None
+    ]
+    config = replace(setup.baselines[label], label=PICK_LABEL)
+    choice = dict(setup.baseline_choices[label])
+    return Pick(trials[-1] if trials else None, config, choice, label, replaced)
+
+
+def _same(a: WorkerConfig, b: WorkerConfig) -> bool:
+    return replace(a, label="") == replace(b, label="")
+
+
+@dataclass
+class Confirmation:
+    """Interleaved re-measurement of the search's pick and the baselines.
+
+    ``search_verdicts``: the search's pick against each baseline.  ``verdicts``: the final
+    recommendation against each baseline (the same, unless a baseline beat the pick).
+    """
+
+    rounds: int
+    runs: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    search_verdicts: dict[str, Verdict] = field(default_factory=dict)
+    verdicts: dict[str, Verdict] = field(default_factory=dict)
+    chosen: str = PICK_LABEL
+    same: dict[str, str] = field(default_factory=dict)  # label -> label of the runs it shares
+    reason: str = ""  # why a baseline is recommended instead of the search's pick
+    error: str | None = None
+
+    @property
+    def chosen_runs(self) -> list[dict[str, Any]]:
+        return self.runs.get(self.same.get(self.chosen, self.chosen), [])
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "rounds": self.rounds,
+            "interleaved": True,
+            "error": self.error,
+            "chosen": self.chosen,
+            "reason": self.reason or None,
+            "configs": [
+                {"label": label, "median": medians(runs), "runs": runs}
+                for label, runs in self.runs.items()
+            ],
+            "search_verdicts": {k: v.as_dict() for k, v in self.search_verdicts.items()},
+            "verdicts": {label: v.as_dict() for label, v in self.verdicts.items()},
+        }
+
+
+def _verdicts(
+    result: Confirmation,
+    mine: str,
+    others: Sequence[str],
+    same: Mapping[str, str],
+    objectives: Sequence[str],
+) -> dict[str, Verdict]:
+    """``mine`` against each of ``others``; ``same`` maps a label to the runs it shares."""
+    out = {}
+    for label in others:
+        if label == mine:
+            continue
+        shared = same[label] == same[mine]
+        shown = "the search's pick" if label == PICK_LABEL else label
+        out[label] = compare(
+            result.runs[same[mine]], result.runs[same[label]], shown, objectives,
+            same_config=shared,
+        )  # fmt: skip
+    return out
+
+
+def decide(
+    candidates: Sequence[str],
+    beats: Callable[[str, str], bool],
+    score: Callable[[str], float],
+    current: str,
+) -> tuple[str, str]:
+    """What to recommend after confirmation, and why when it is not the search's pick.
+
+    ``candidates``: the pick (PICK_LABEL) and the baselines; ``beats(a, b)``: a is better than b
+    beyond the noise; ``score``: median of the first objective, higher is better; ``current``:
+    what the user runs now (their config, else Celery's defaults).  A candidate another one beats
+    is out.  The pick wins only if it beats the current config; otherwise the current config is
+    kept, unless it is out too, and then the best candidate left is recommended.
+    """
+    left = [c for c in candidates if not any(beats(o, c) for o in candidates if o != c)]
+    left = left or list(candidates)
+    if PICK_LABEL in left and (current not in candidates or beats(PICK_LABEL, current)):
+        return PICK_LABEL, ""
+    if current in left:
+        if PICK_LABEL in left:
+            return current, f"it was not measurably better than {current}, which is kept"
+        return current, f"{current} beat it beyond the noise"
+    best = max(left, key=score)
+    if best == PICK_LABEL:
+        return best, ""
+    return best, f"{best} beat it and {current} beyond the noise"
+
+
+def confirm(
+    setup: Setup,
+    study: optuna.Study,
+    plan: Plan,
+    chosen: Pick,
+    rounds: int,
+    on_run: Callable[[int, str, Mapping[str, Any]], None] | None = None,
+) -> tuple[Pick, Confirmation]:
+    """Re-measure the pick and each baseline side by side, ``rounds`` times, interleaved.
+
+    The pick is recommended only when it is measurably better than what the user has now (their
+    config, else Celery's defaults) and no baseline beats it.  When a baseline beats it beyond
+    the noise, the best such baseline is recommended; when it is not measurably better than the
+    current config, the current config is kept.  So the result is never worse than a baseline.
+    """
+    from tuner.bench.errors import BenchError
+
+    result = Confirmation(rounds)
+    configs = [chosen.config]
+    same = result.same
+    same[PICK_LABEL] = PICK_LABEL
+    for label, config in setup.baselines.items():
+        twin = next((c.label for c in configs if _same(c, config)), None)
+        same[label] = twin or label
+        if twin is None:
+            configs.append(config)
+    if rounds < 1:
+        return chosen, result
+    try:
+        result.runs = measure_rounds(
+            configs, setup.workload, plan, setup.broker, rounds, on_run=on_run
+        )
+    except BenchError as exc:
+        result.error = str(exc)
+        return chosen, result
+    objectives = setup.goal.objectives
+    labels = list(setup.baselines)
+    result.search_verdicts = _verdicts(result, PICK_LABEL, labels, same, objectives)
+    current = INPUT_LABEL if INPUT_LABEL in setup.baselines else DEFAULT_LABEL
+    if same[current] == PICK_LABEL:
+        current = PICK_LABEL  # the pick is the current config itself
+    first = objectives[0]
+    sign = -1.0 if first == "p99" else 1.0
+
+    def beats(a: str, b: str) -> bool:
+        if same[a] == same[b]:
+            return False
+        verdict = compare(result.runs[same[a]], result.runs[same[b]], b, objectives)
+        return verdict.winner == "tuned"
+
+    def score(label: str) -> float:
+        value = medians(result.runs[same[label]]).get(first)
+        return sign * value if value is not None else -math.inf
+
+    candidates = [PICK_LABEL, *(b for b in setup.baselines if same[b] != PICK_LABEL)]
+    result.chosen, result.reason = decide(candidates, beats, score, current)
+    final = chosen
+    if result.chosen != PICK_LABEL:
+        final = _baseline_pick(setup, study, result.chosen, replaced=chosen.trial)
+        labels.append(PICK_LABEL)  # the final choice against the search's pick, for the record
+    result.verdicts = _verdicts(result, result.chosen, labels, same, objectives)
+    return final, result
+
+
+def improvement(confirmation: Confirmation | None) -> dict[str, object] | None:
+    """``improvement``: ratios against Celery's defaults at the top, every baseline below."""
+    if confirmation is None or not confirmation.verdicts:
+        return None
+    by = {label: v.as_dict() for label, v in confirmation.verdicts.items()}
+    main = dict(by.get(DEFAULT_LABEL) or next(iter(by.values())))
+    if DEFAULT_LABEL not in by and confirmation.chosen == DEFAULT_LABEL:
+        main = {"baseline": DEFAULT_LABEL, "winner": "same", "same_config": True}
+    main.pop("ratios", None)
+    return {**main, "chosen": confirmation.chosen, "by_baseline": by}

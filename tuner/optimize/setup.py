@@ -1,0 +1,198 @@
+"""Options of ``celery-tune optimize`` and everything resolved from them before any trial runs.
+
+Every input problem is found here and raised as :class:`UsageError` (one line, exit code 2):
+an unknown workload, a bad space file, an unreadable ``--config``, an unreachable broker.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tuner.optimize.baselines import DEFAULT_LABEL, INPUT_LABEL, InputConfig
+from tuner.optimize.objectives import Goal
+from tuner.optimize.space import Choice, Space
+
+if TYPE_CHECKING:
+    from tuner.bench.broker import Broker
+    from tuner.bench.config import WorkerConfig
+    from tuner.bench.workloads import Workload
+
+DEFAULT_TRIALS = 10
+DEFAULT_TRIAL_SECONDS = 5.0
+DEFAULT_WARMUP = 2.0
+DEFAULT_LOAD = 0.7
+DEFAULT_OUT = "celery-tune-out"
+
+
+class UsageError(Exception):
+    """Bad input: one line, exit code 2."""
+
+
+@dataclass(frozen=True)
+class OptimizeOptions:
+    workload: str = "cpu"
+    app: str | None = None  # module:app of the user's tasks (with --task or a workload TOML)
+    task: str | None = None
+    args_file: str | None = None
+    kind: str = "cpu"
+    broker: str | None = None  # None: the embedded broker
+    config: str | None = None  # the user's current config, read statically
+    space: str | None = None
+    fixed: tuple[str, ...] = ()
+    objective: str | None = None
+    objectives: str | None = None
+    p99_slo: float | None = None
+    load: float | None = None  # offered load for latency runs, fraction of defaults' capacity
+    rate: float | None = None  # ...or an absolute rate, tasks/s
+    trials: int | None = None
+    timeout: float | None = None
+    trial_seconds: float = DEFAULT_TRIAL_SECONDS
+    warmup: float = DEFAULT_WARMUP
+    confirm: int = 3
+    storage: str | None = None
+    study_name: str | None = None
+    out: str = DEFAULT_OUT
+    seed: int | None = None
+    prune: bool = True
+    cpus: int | None = None
+    command_app: str | None = None  # -A in the emitted command line
+    progress: bool | None = None  # None: when stderr is a terminal
+    audit_output: bool = True
+
+
+@dataclass
+class Setup:
+    """Resolved inputs."""
+
+    options: OptimizeOptions
+    workload: Workload
+    broker: Broker
+    goal: Goal
+    space: Space
+    cpus: int
+    baselines: dict[str, WorkerConfig]
+    baseline_choices: dict[str, Choice]
+    trial_extra: dict[str, object]
+    input: InputConfig | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def out_dir(self) -> Path:
+        return Path(self.options.out)
+
+    @property
+    def study_name(self) -> str:
+        if self.options.study_name:
+            return self.options.study_name
+        parts = [self.workload.name, *self.goal.objectives]
+        if self.goal.p99_slo is not None:
+            parts.append(f"slo{self.goal.p99_slo:g}")
+        return "-".join(parts)
+
+
+def _check_numbers(o: OptimizeOptions) -> None:
+    def positive(name: str, value: float | None) -> None:
+        if value is not None and not (value > 0 and math.isfinite(value)):
+            raise UsageError(f"{name} must be a positive number, got {value}")
+
+    positive("--trial-seconds", o.trial_seconds)
+    positive("--timeout", o.timeout)
+    positive("--rate", o.rate)
+    positive("--load", o.load)
+    if o.warmup < 0:
+        raise UsageError(f"--warmup must be >= 0, got {o.warmup}")
+    if o.trials is not None and o.trials < 1:
+        raise UsageError(f"--trials must be >= 1, got {o.trials}")
+    if o.confirm < 0:
+        raise UsageError(f"--confirm must be >= 0, got {o.confirm}")
+    if o.cpus is not None and o.cpus < 1:
+        raise UsageError(f"--cpus must be >= 1, got {o.cpus}")
+    if o.rate is not None and o.load is not None:
+        raise UsageError("give --rate or --load, not both")
+
+
+def resolve(o: OptimizeOptions) -> Setup:
+    """Validate and resolve the options; raises UsageError."""
+    from tuner.audit.cpus import detect
+    from tuner.bench.broker import Broker, check_reachable
+    from tuner.bench.config import known_settings
+    from tuner.bench.errors import BenchError
+    from tuner.bench.workloads import resolve as resolve_workload
+    from tuner.optimize.baselines import ConfigError, celery_default, choice_of, read_config
+    from tuner.optimize.objectives import GoalError, parse_goal
+    from tuner.optimize.space import SpaceError, baseline_choice, default_space
+    from tuner.optimize.spacefile import load_space, parse_fixed
+
+    _check_numbers(o)
+    try:
+        goal = parse_goal(o.objective, o.objectives, o.p99_slo)
+    except GoalError as exc:
+        raise UsageError(str(exc)) from None
+    if o.kind not in ("cpu", "io", "mixed"):
+        raise UsageError(f"--kind must be cpu, io or mixed, got {o.kind!r}")
+    try:
+        workload = resolve_workload(
+            o.workload,
+            app=o.app,
+            task=o.task,
+            args_file=o.args_file,
+            kind=o.kind,  # type: ignore[arg-type]
+        )
+        broker = Broker(o.broker).validate()
+        check_reachable(broker)
+    except BenchError as exc:
+        raise UsageError(str(exc)) from None
+    if "efficiency" in goal.objectives and workload.kind != "cpu":
+        raise UsageError("--objective efficiency needs a CPU workload (efficiency is CPU use)")
+    cpus = o.cpus or max(1, int(detect().count))
+    notes: list[str] = []
+    input_config = None
+    if o.config:
+        try:
+            input_config = read_config(o.config, cpus)
+        except ConfigError as exc:
+            raise UsageError(str(exc)) from None
+        notes += input_config.notes
+    try:
+        known = known_settings()
+        fixed, extra = parse_fixed(o.fixed, settings_known=lambda k: k in known)
+        if o.space:
+            space = load_space(o.space)
+        else:
+            space = default_space(
+                cpus, workload.kind, broker_url=broker.url, leaky=_is_leaky(workload)
+            )
+    except SpaceError as exc:
+        raise UsageError(str(exc)) from None
+    trial_extra = {**(input_config.extra if input_config else {}), **extra}
+    space = space.pin(fixed, extra)
+    baselines = {DEFAULT_LABEL: celery_default(cpus)}
+    if input_config is not None:
+        baselines[INPUT_LABEL] = input_config.config
+    choices = {DEFAULT_LABEL: baseline_choice(choice_of(baselines[DEFAULT_LABEL]), cpus)}
+    if input_config is not None:
+        choices[INPUT_LABEL] = baseline_choice(input_config.choice, cpus)
+    for choice in choices.values():
+        space = space.widened(choice)
+    return Setup(
+        options=o,
+        workload=workload,
+        broker=broker,
+        goal=goal,
+        space=space,
+        cpus=cpus,
+        baselines=baselines,
+        baseline_choices=choices,
+        trial_extra=trial_extra,
+        input=input_config,
+        notes=notes,
+    )
+
+
+def _is_leaky(workload: Workload) -> bool:
+    from tuner.bench import tasks
+
+    return workload.name == "leaky" or any(s.name == tasks.LEAK for s in workload.specs)
