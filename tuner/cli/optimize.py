@@ -35,9 +35,7 @@ from tuner.optimize.setup import DEFAULT_OUT, DEFAULT_TRIAL_SECONDS, DEFAULT_WAR
 )
 @click.option("--objectives", help="Several objectives, e.g. throughput,p99 (Pareto front).")
 @click.option("--p99-slo", type=float, metavar="SECONDS", help="Constraint: p99 at most this.")
-@click.option(
-    "--load", type=float, help="Latency runs: offered load, x defaults' capacity [0.7]."
-)
+@click.option("--load", type=float, help="Latency runs: offered load, x defaults' capacity [0.7].")
 @click.option("--rate", type=float, help="...or an absolute offered rate, tasks/s.")
 @click.option("--trials", type=int, help="Trials for this run [10 unless --timeout].")
 @click.option("--timeout", type=float, metavar="SECONDS", help="Stop starting trials after this.")
