@@ -89,16 +89,20 @@ def open_rate(setup: Setup, study: optuna.Study) -> float | None:
     return rate
 
 
-def enqueue_baselines(setup: Setup, study: optuna.Study) -> list[str]:
-    """Enqueue each baseline not yet measured (or whose trial failed); returns their labels."""
-    present = {
-        t.user_attrs.get("baseline")
-        for t in study.get_trials(deepcopy=False)
-        if t.state != TrialState.FAIL
-    }
+def enqueue_baselines(setup: Setup, study: optuna.Study, created: bool) -> list[str]:
+    """Enqueue the baselines; returns their labels.
+
+    Only the process that created the study enqueues them all: creation is atomic in the
+    storage, while "look, then enqueue" is not, and two processes starting one study together
+    would both enqueue every baseline.  A process resuming a study re-enqueues only a baseline
+    whose every trial failed.
+    """
+    trials = study.get_trials(deepcopy=False)
+    present = {t.user_attrs.get("baseline") for t in trials if t.state != TrialState.FAIL}
+    failed = {t.user_attrs.get("baseline") for t in trials if t.state == TrialState.FAIL}
     added = []
     for label, choice in setup.baseline_choices.items():
-        if label in present:
+        if label in present or not (created or label in failed):
             continue
         params = project(setup.space, choice, setup.cpus)
         study.enqueue_trial(dict(params), user_attrs={"baseline": label})
@@ -170,7 +174,7 @@ def run_search(
         outcome.plan = Plan(
             setup.goal, o.trial_seconds, o.warmup, open_rate(setup, study), seed=o.seed or 0
         )
-        enqueue_baselines(setup, study)
+        enqueue_baselines(setup, study, outcome.created)
         objective = TrialObjective(
             space=setup.space,
             goal=setup.goal,
