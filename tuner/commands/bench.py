@@ -13,8 +13,9 @@ import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from types import FrameType
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 from tuner.bench.errors import BenchError, Terminated
 
@@ -96,38 +97,42 @@ def progress_bar(err: TextIO, enabled: bool | None) -> Iterator[Progress | None]
         yield update
 
 
-def bench(
-    *,
-    workload: str = "cpu",
-    app: str | None = None,
-    task: str | None = None,
-    args_file: str | None = None,
-    kind: str = "cpu",
-    scale: float = 1.0,
-    broker: str | None = None,
-    rate: float | None = None,
-    load: float | None = None,
-    saturate: bool = False,
-    arrivals: str = "poisson",
-    warmup: float = 2.0,
-    duration: float | None = 10.0,
-    tasks: int | None = None,
-    seed: int = 0,
-    configs: Sequence[ConfigSource] = (),
-    repeat: int = 1,
-    nodes: int = 1,
-    cpus: float | None = None,
-    timeout: float | None = None,
-    as_json: bool = False,
-    progress: bool | None = None,
-    out: TextIO | None = None,
-    err: TextIO | None = None,
-) -> int:
+@dataclass(frozen=True)
+class BenchOptions:
+    """What the command line asked for (see :func:`bench`)."""
+
+    workload: str = "cpu"
+    app: str | None = None
+    task: str | None = None
+    args_file: str | None = None
+    kind: str = "cpu"
+    scale: float = 1.0
+    broker: str | None = None
+    rate: float | None = None
+    load: float | None = None
+    saturate: bool = False
+    arrivals: str = "poisson"
+    warmup: float = 2.0
+    duration: float | None = 10.0
+    tasks: int | None = None
+    seed: int = 0
+    configs: Sequence[ConfigSource] = ()
+    repeat: int = 1
+    nodes: int = 1
+    cpus: float | None = None
+    timeout: float | None = None
+    as_json: bool = False
+    progress: bool | None = None
+
+
+def bench(*, out: TextIO | None = None, err: TextIO | None = None, **options: Any) -> int:
+    """Run the benchmark; ``options`` are the fields of :class:`BenchOptions`."""
     out = out or sys.stdout
     err = err or sys.stderr
+    opts = BenchOptions(**options)
     try:
         with sigterm_as_exception():
-            return _bench(**locals())
+            return _bench(opts, out, err)
     except BenchError as exc:
         err.write(f"error: {exc}\n")
         return 2
@@ -139,74 +144,74 @@ def bench(
         return 143
 
 
-def _bench(**o: Any) -> int:
-    from typing import cast
+def _check(o: BenchOptions) -> None:
+    from tuner.bench.workloads import KINDS
 
+    if o.kind not in KINDS:
+        raise BenchError(f"--kind must be one of {', '.join(KINDS)}")
+    if o.nodes < 1:
+        raise BenchError(f"--nodes must be >= 1, got {o.nodes}")
+    if o.repeat < 1:
+        raise BenchError(f"--repeat must be >= 1, got {o.repeat}")
+    if o.cpus is not None and o.cpus <= 0:
+        raise BenchError(f"--cpus must be > 0, got {o.cpus}")
+
+
+def _bench(o: BenchOptions, out: TextIO, err: TextIO) -> int:
     from tuner.bench import report
     from tuner.bench.broker import Broker, check_reachable
     from tuner.bench.load import LoadSpec
     from tuner.bench.runner import available_cpus, describe_env, measure_capacity, run_many
-    from tuner.bench.workloads import KINDS, resolve
+    from tuner.bench.workloads import resolve
 
-    out: TextIO = o["out"]
-    err: TextIO = o["err"]
-    if o["kind"] not in KINDS:
-        raise BenchError(f"--kind must be one of {', '.join(KINDS)}")
-    configs = build_configs(o["configs"], err)
+    _check(o)
+    configs = build_configs(o.configs, err)
     spec = LoadSpec(
-        mode="saturate" if o["saturate"] else "open",
-        rate=o["rate"],
-        load=o["load"],
-        arrivals=o["arrivals"],
-        warmup=o["warmup"],
-        duration=o["duration"],
-        tasks=o["tasks"],
-        seed=o["seed"],
+        mode="saturate" if o.saturate else "open",
+        rate=o.rate,
+        load=o.load,
+        arrivals=cast(Any, o.arrivals),
+        warmup=o.warmup,
+        duration=o.duration,
+        tasks=o.tasks,
+        seed=o.seed,
     ).validate()
-    if o["nodes"] < 1:
-        raise BenchError(f"--nodes must be >= 1, got {o['nodes']}")
-    if o["repeat"] < 1:
-        raise BenchError(f"--repeat must be >= 1, got {o['repeat']}")
-    if o["cpus"] is not None and o["cpus"] <= 0:
-        raise BenchError(f"--cpus must be > 0, got {o['cpus']}")
-    broker = Broker(o["broker"]).validate()
+    broker = Broker(o.broker).validate()
     check_reachable(broker)
     work = resolve(
-        o["workload"],
-        app=o["app"],
-        task=o["task"],
-        args_file=o["args_file"],
-        kind=cast(Any, o["kind"]),
-        scale=o["scale"],
+        o.workload,
+        app=o.app,
+        task=o.task,
+        args_file=o.args_file,
+        kind=cast(Any, o.kind),
+        scale=o.scale,
     )
-    cpus = o["cpus"] if o["cpus"] is not None else available_cpus()
-    with progress_bar(err, o["progress"]) as update:
+    cpus = o.cpus if o.cpus is not None else available_cpus()
+    with progress_bar(err, o.progress) as update:
         capacity = None
         if spec.needs_capacity:
             capacity = measure_capacity(
-                configs[0], work, broker, nodes=o["nodes"], cpus=cpus, progress=_prefixed(
-                    update, "measuring capacity"
-                ), timeout=o["timeout"],
+                configs[0], work, broker, nodes=o.nodes, cpus=cpus, timeout=o.timeout,
+                progress=_prefixed(update, "measuring capacity"),
             )  # fmt: skip
         results = run_many(
             configs,
             work,
             spec,
             broker,
-            repeat=o["repeat"],
-            nodes=o["nodes"],
+            repeat=o.repeat,
+            nodes=o.nodes,
             cpus=cpus,
             progress=update,
             capacity=capacity,
-            timeout=o["timeout"],
+            timeout=o.timeout,
         )
-    offered = results[0].load
-    load_info = offered.describe()
+    load_info = results[0].load.describe()
     if capacity is not None:
         load_info.update(capacity=capacity.rate, capacity_source=capacity.source)
     env = describe_env(broker, cpus)
     summary = report.summarize(results)
-    if o["as_json"]:
+    if o.as_json:
         doc = report.document(results, env, workload=work.describe(), load=load_info)
         out.write(json.dumps(doc, indent=2) + "\n")
     else:
@@ -215,10 +220,10 @@ def _bench(**o: Any) -> int:
         console = Console(file=out)
         if not console.is_terminal:
             console = Console(file=out, width=160)
-        report.render(summary, console, title=_title(work.name, load_info, o["nodes"], env))
-        if o["repeat"] > 1:
+        report.render(summary, console, title=_title(work.name, load_info, o.nodes, env))
+        if o.repeat > 1:
             console.print(
-                f"medians of {o['repeat']} interleaved runs; min-max in brackets; "
+                f"medians of {o.repeat} interleaved runs; min-max in brackets; "
                 "ratios against the first config"
             )
     lost = sum(r.metrics.tasks_lost for r in results)
