@@ -156,26 +156,31 @@ def render(summary: Sequence[Mapping[str, Any]], console: Any, *, title: str = "
     table.add_column("restarts", justify="right")
     table.add_column("lost", justify="right")
     for entry in summary:
-        med = entry["median"]
-        ratio = entry["ratio"]
         lost = entry["tasks"]["lost"]
-        table.add_row(
-            str(entry["label"]),
-            str(entry["runs"]),
-            _spread(entry, "throughput", 1.0, ".1f"),
-            _times(ratio.get("throughput")),
-            _ms(med.get("p50")),
-            _spread(entry, "p99", 1000.0, ".0f"),
-            _times(ratio.get("p99")),
-            _ms(med.get("queue_wait_p99")),
-            _ms(med.get("run_p99")),
-            _num(med.get("cpu_util"), ".0%"),
-            _num(med.get("efficiency"), ".2f"),
-            _num(med.get("rss_peak_mb"), ".0f"),
-            _num(med.get("child_restarts"), ".0f"),
-            f"[red]{lost}[/red]" if lost else "0",
-        )
+        table.add_row(*_cells(entry, run_p99=True)[:-1], f"[red]{lost}[/red]" if lost else "0")
     console.print(table)
+
+
+def _cells(entry: Mapping[str, Any], *, run_p99: bool) -> list[str]:
+    """One configuration's row, shared by the terminal table and the Markdown one."""
+    med = entry["median"]
+    ratio = entry["ratio"]
+    return [
+        str(entry["label"]),
+        str(entry["runs"]),
+        _spread(entry, "throughput", 1.0, ".1f"),
+        _times(ratio.get("throughput")),
+        _ms(med.get("p50")),
+        _spread(entry, "p99", 1000.0, ".0f"),
+        _times(ratio.get("p99")),
+        _ms(med.get("queue_wait_p99")),
+        *([_ms(med.get("run_p99"))] if run_p99 else []),
+        _num(med.get("cpu_util"), ".0%"),
+        _num(med.get("efficiency"), ".2f"),
+        _num(med.get("rss_peak_mb"), ".0f"),
+        _num(med.get("child_restarts"), ".0f"),
+        str(entry["tasks"]["lost"]),
+    ]
 
 
 def markdown(summary: Sequence[Mapping[str, Any]]) -> str:
@@ -186,27 +191,5 @@ def markdown(summary: Sequence[Mapping[str, Any]]) -> str:
     )
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for entry in summary:
-        med = entry["median"]
-        ratio = entry["ratio"]
-        lines.append(
-            "| "
-            + " | ".join(
-                [
-                    str(entry["label"]),
-                    str(entry["runs"]),
-                    _spread(entry, "throughput", 1.0, ".1f"),
-                    _times(ratio.get("throughput")),
-                    _ms(med.get("p50")),
-                    _spread(entry, "p99", 1000.0, ".0f"),
-                    _times(ratio.get("p99")),
-                    _ms(med.get("queue_wait_p99")),
-                    _num(med.get("cpu_util"), ".0%"),
-                    _num(med.get("efficiency"), ".2f"),
-                    _num(med.get("rss_peak_mb"), ".0f"),
-                    _num(med.get("child_restarts"), ".0f"),
-                    str(entry["tasks"]["lost"]),
-                ]
-            )
-            + " |"
-        )
+        lines.append("| " + " | ".join(_cells(entry, run_p99=False)) + " |")
     return "\n".join(lines) + "\n"

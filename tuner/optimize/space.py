@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, cast
 
+from tuner.bench.config import FIELD_SETTINGS
+
 if TYPE_CHECKING:
     from optuna.trial import BaseTrial
 
@@ -28,18 +30,8 @@ PREFORK_NAMES = ("prefork", "processes", "celery.concurrency.prefork:TaskPool", 
 GREEN_POOLS = ("gevent", "eventlet")
 POOL_ALIASES = ("prefork", "processes", "threads", "solo", "gevent", "eventlet", "custom")
 
-# Space key (a WorkerConfig field) -> the Celery setting it stands for.
-SETTINGS: dict[str, str] = {
-    "pool": "worker_pool",
-    "concurrency": "worker_concurrency",
-    "prefetch_multiplier": "worker_prefetch_multiplier",
-    "disable_prefetch": "worker_disable_prefetch",
-    "max_tasks_per_child": "worker_max_tasks_per_child",
-    "max_memory_per_child": "worker_max_memory_per_child",
-    "acks_late": "task_acks_late",
-    "reject_on_worker_lost": "task_reject_on_worker_lost",
-    "optimization": "",
-}
+# Space key (a WorkerConfig field) -> the Celery setting it stands for (-O has none).
+SETTINGS: dict[str, str] = {**FIELD_SETTINGS, "optimization": ""}
 # What a key is when neither the space nor a pin says otherwise: Celery's defaults.
 DEFAULTS: Choice = {
     "pool": "prefork",
