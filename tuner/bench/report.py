@@ -11,24 +11,12 @@ import statistics
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from tuner.bench.metrics import CONTRACT
 from tuner.bench.runner import RunResult
 
-SUMMARY_METRICS = (
-    "throughput",
-    "p50",
-    "p90",
-    "p99",
-    "max",
-    "queue_wait_p99",
-    "run_p99",
-    "cpu_util",
-    "rss_peak_mb",
-    "rss_mean_mb",
-    "child_restarts",
-    "tasks_lost",
-    "efficiency",
-    "task_cpu_mean",
-)
+# The contract's metrics, less the task counts (summed separately), plus the mean task CPU.
+COUNTED = ("tasks_sent", "tasks_done", "tasks_failed")
+SUMMARY_METRICS = (*(m for m in CONTRACT if m not in COUNTED), "task_cpu_mean")
 RATIO_METRICS = ("throughput", "p50", "p99", "cpu_util", "rss_peak_mb", "efficiency")
 
 
