@@ -21,13 +21,21 @@ def test_presets_are_calibrated_in_cpu_seconds() -> None:
         preset("gpu")
 
 
-def test_calibrated_spin_costs_about_what_it_says() -> None:
+def test_burn_costs_the_cpu_time_it_says() -> None:
+    for cpu in (0.005, 0.05):
+        start = time.thread_time()
+        tasks.burn(cpu)
+        took = time.thread_time() - start
+        assert cpu <= took < cpu + 0.02  # overshoot: one chunk of iterations (CPU time, not wall)
+
+
+def test_calibrated_spin_is_sized_in_cpu_seconds() -> None:
     n = iterations(0.05)
     start = time.thread_time()
     tasks.spin(n)
     took = time.thread_time() - start
-    # Loose: the machine is shared, and processes differ by a few percent in speed.
-    assert 0.025 < took < 0.15
+    # Loose: this VM's CPU speed varies between processes and over time (see docs/bench.md).
+    assert 0.01 < took < 0.25
 
 
 def test_heavy_tail_mix_follows_the_weights() -> None:
@@ -41,14 +49,14 @@ def test_toml_workload_mixing_builtins(tmp_path: Path) -> None:
     path = tmp_path / "mix.toml"
     path.write_text(
         'name = "mine"\nkind = "cpu"\n\n'
-        '[[task]]\nbuiltin = "spin"\ncpu_seconds = 0.01\nweight = 3\n\n'
+        '[[task]]\nbuiltin = "burn"\ncpu_seconds = 0.01\nweight = 3\n\n'
         '[[task]]\nbuiltin = "fail"\ncpu_seconds = 0.0\nweight = 1\n'
     )
     work = load_workload(str(path))
     assert work.name == "mine" and len(work.specs) == 2
     assert work.mean_cpu_seconds == pytest.approx(0.0075)
     names = {p.name for p in itertools.islice(work.plan(), 200)}
-    assert names == {tasks.SPIN, tasks.FAIL}
+    assert names == {tasks.BURN, tasks.FAIL}
 
 
 def test_toml_user_tasks_with_args_file(tmp_path: Path) -> None:

@@ -1,8 +1,9 @@
-"""What the workers run: built-in presets calibrated in CPU seconds, or the user's own tasks.
+"""What the workers run: built-in presets costed in CPU seconds, or the user's own tasks.
 
-A :class:`Workload` is a weighted mix of :class:`TaskSpec` entries.  Built-in presets express their
-cost in CPU seconds on the machine at hand: :func:`spin_rate` measures how many ``spin``
-iterations one CPU-second buys here, once per process.
+A :class:`Workload` is a weighted mix of :class:`TaskSpec` entries.  The presets' CPU work is
+``burn``: pure Python until the task's thread has used its CPU seconds, as counted by the kernel
+in the worker, so a "50 ms" task costs 50 ms of CPU on the machine at hand whatever its speed at
+the moment.  ``spin`` (a fixed iteration count, sized by :func:`spin_rate`) is there for fixed work.
 """
 
 from __future__ import annotations
@@ -134,8 +135,8 @@ def iterations(cpu_seconds: float) -> int:
     return max(1, round(cpu_seconds * spin_rate()))
 
 
-def _spin(cpu_s: float, weight: float = 1.0, label: str = "") -> TaskSpec:
-    return TaskSpec(tasks.SPIN, weight, (ArgSet((iterations(cpu_s),)),), cpu_s, label)
+def _burn(cpu_s: float, weight: float = 1.0, label: str = "") -> TaskSpec:
+    return TaskSpec(tasks.BURN, weight, (ArgSet((cpu_s,)),), cpu_s, label)
 
 
 def preset(name: str, scale: float = 1.0) -> Workload:
@@ -145,18 +146,18 @@ def preset(name: str, scale: float = 1.0) -> Workload:
     s = scale
     desc = PRESETS.get(name)
     if name == "cpu":
-        return Workload(name, "cpu", (_spin(0.050 * s),), description=desc or "")
+        return Workload(name, "cpu", (_burn(0.050 * s),), description=desc or "")
     if name == "cpu-heavy-tail":
-        specs = (_spin(0.020 * s, 95, "short"), _spin(0.400 * s, 5, "long"))
+        specs = (_burn(0.020 * s, 95, "short"), _burn(0.400 * s, 5, "long"))
         return Workload(name, "cpu", specs, description=desc or "")
     if name == "io":
         spec = TaskSpec(tasks.NAP, 1.0, (ArgSet((0.050 * s,)),), 0.0)
         return Workload(name, "io", (spec,), description=desc or "")
     if name == "mixed":
-        spec = TaskSpec(tasks.WORK, 1.0, (ArgSet((iterations(0.020 * s), 0.030 * s)),), 0.020 * s)
+        spec = TaskSpec(tasks.WORK, 1.0, (ArgSet((0.020 * s, 0.030 * s)),), 0.020 * s)
         return Workload(name, "mixed", (spec,), description=desc or "")
     if name == "leaky":
-        spec = TaskSpec(tasks.LEAK, 1.0, (ArgSet((iterations(0.010 * s), 1024)),), 0.010 * s)
+        spec = TaskSpec(tasks.LEAK, 1.0, (ArgSet((0.010 * s, 1024)),), 0.010 * s)
         return Workload(name, "cpu", (spec,), description=desc or "")
     raise BenchError(f"unknown workload {name!r} (presets: {', '.join(PRESETS)}; or a .toml file)")
 
@@ -208,18 +209,19 @@ def _check_app(app: str, where: str) -> None:
         raise BenchError(f"{where}: expected module or module:app, got {app!r}")
 
 
-BUILTIN_KEYS = {"spin": tasks.SPIN, "nap": tasks.NAP, "work": tasks.WORK, "leak": tasks.LEAK}
-BUILTIN_KEYS["fail"] = tasks.FAIL
+BUILTIN_KEYS = {"burn": tasks.BURN, "spin": tasks.SPIN, "nap": tasks.NAP, "work": tasks.WORK}
+BUILTIN_KEYS |= {"leak": tasks.LEAK, "fail": tasks.FAIL}
 
 
 def load_workload(path: str, app: str | None = None) -> Workload:
     """A workload TOML file: ``[[task]]`` entries mixing the user's tasks and built-in ones.
 
     Top level: ``name``, ``kind`` (cpu/io/mixed), ``app`` (module:app), ``expect_failures``.
-    Each ``[[task]]``: ``name`` (a task of the app) or ``builtin`` (spin/nap/work/leak/fail),
+    Each ``[[task]]``: ``name`` (a task of the app) or ``builtin`` (burn/spin/nap/work/leak/fail),
     ``weight``, ``args`` (a list of argument lists, used in turn), ``kwargs``, ``args_file``
-    (JSONL, relative to the TOML file), ``cpu_seconds`` (nominal cost; built-ins: the calibrated
-    CPU time), ``sleep_seconds`` (nap/work), ``leak_kib`` (leak).
+    (JSONL, relative to the TOML file), ``cpu_seconds`` (nominal cost; built-ins: their CPU time,
+    for ``spin`` converted to iterations with :func:`spin_rate`), ``sleep_seconds`` (nap/work),
+    ``leak_kib`` (leak).
     """
     p = Path(path)
     try:
@@ -306,14 +308,12 @@ def _task_entry(entry: Mapping[str, object], at: Where, base: Path, app: str | N
         cpu = _number(entry, "cpu_seconds", at, 0.0 if builtin == "nap" else 0.05)
         sleep = _number(entry, "sleep_seconds", at, 0.05 if builtin == "nap" else 0.0)
         kib = int(_number(entry, "leak_kib", at, 1024))
-        n = iterations(cpu)
-        args: tuple[object, ...] = {
-            "spin": (n,),
-            "nap": (sleep,),
-            "work": (n, sleep),
-            "leak": (n, kib),
-            "fail": (n,),
-        }[builtin]
+        args: tuple[object, ...]
+        if builtin == "spin":
+            args = (iterations(cpu),)  # fixed work, sized by calibration
+        else:
+            by_kind = {"burn": (cpu,), "nap": (sleep,), "work": (cpu, sleep), "leak": (cpu, kib)}
+            args = by_kind.get(builtin, (cpu,))  # fail: (cpu,)
         return TaskSpec(BUILTIN_KEYS[builtin], weight, (ArgSet(args),), cpu, builtin)
     name = entry.get("name")
     if not isinstance(name, str) or not name:
