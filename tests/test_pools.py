@@ -166,21 +166,29 @@ def test_blocking_pool_pins_children_and_replaces_a_recycled_one() -> None:
     try:
         pids = [p.pid for p in pool._pool]
         assert sorted(psutil.Process(p).cpu_affinity()[0] for p in pids) == CPUS[:2]
-        victim = pool.apply_async(os.getpid).get(timeout=10)  # that child then exits
-        victim_cpu = assigner.assignments()[victim]
-        deadline = time.monotonic() + 10
-        while victim in [p.pid for p in pool._pool] or len(pool._pool) < 2:
-            assert time.monotonic() < deadline, "no replacement"
-            time.sleep(0.05)
+        before = assigner.assignments()  # read now: the replacement's pick forgets the dead pid
+        victim = pool.apply_async(os.getpid).get(timeout=30)  # that child then exits
+        victim_cpu = before[victim]
         (survivor,) = set(pids) - {victim}
-        new = next(p.pid for p in pool._pool if p.pid != survivor)
-        # billiard lists the new child a moment before the parent's pin call returns (this bare
-        # pool has no worker_process_init to pin from the child): wait, bounded, for the pin.
-        deadline = time.monotonic() + 5
-        while psutil.Process(new).cpu_affinity() != [victim_cpu] and time.monotonic() < deadline:
+        # billiard appends the new Process to ``_pool`` *before* it forks, so for a moment the
+        # list holds an entry whose pid is None (and ``psutil.Process(None)`` is this test
+        # process).  The event to wait for is the parent recording the started child's pid,
+        # which it does just before pinning it.
+        deadline = time.monotonic() + 60
+        while True:
+            new = {p.pid for p in pool._pool} - {survivor, victim, None}
+            if new and new <= set(assigner.assignments()):
+                break
+            assert time.monotonic() < deadline, f"no replacement: {[p.pid for p in pool._pool]}"
             time.sleep(0.02)
-        assert psutil.Process(new).cpu_affinity() == [victim_cpu]
-        assert assigner.assignments() == {survivor: 1 - CPUS.index(victim_cpu), new: victim_cpu}
+        (new_pid,) = new
+        # The parent pins right after it records the pid (the bare pool has no
+        # worker_process_init): wait, with a generous deadline, for that call to have run.
+        while psutil.Process(new_pid).cpu_affinity() != [victim_cpu]:
+            assert time.monotonic() < deadline, psutil.Process(new_pid).cpu_affinity()
+            time.sleep(0.02)
+        assert assigner.assignments() == {survivor: before[survivor], new_pid: victim_cpu}
+        assert before[survivor] != victim_cpu
     finally:
         pool.terminate()
 
