@@ -132,7 +132,7 @@ class LiveWorker:
         return out
 
     def wait_children(
-        self, n: int, timeout: float = 20.0, exclude: Sequence[int] = (), pinned: bool = True
+        self, n: int, timeout: float = 60.0, exclude: Sequence[int] = (), pinned: bool = True
     ) -> list[int]:
         """Wait until exactly ``n`` children are alive, none in ``exclude``, each on one CPU.
 
@@ -202,7 +202,7 @@ def start_worker(
     args: Sequence[str] = (),
     settings: Mapping[str, object] = {},
     env: Mapping[str, str] = {},
-    ready_timeout: float = 40.0,
+    ready_timeout: float = 120.0,
 ) -> Iterator[LiveWorker]:
     """A running ``celery -A celery_live worker`` on a fresh queue; stopped on every path."""
     queue = f"celery-live-{uuid.uuid4().hex[:10]}"

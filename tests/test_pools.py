@@ -258,7 +258,7 @@ def test_custom_env_selection_survives_sigkill_without_losing_tasks(tmp_path: Pa
         def busy() -> set[int]:
             return {int(f.read_text()) for f in out.glob("*.start")}
 
-        live.wait_for(lambda: len(busy()) == 2, 20, "both children to start a task")
+        live.wait_for(lambda: len(busy()) == 2, 60, "both children to start a task")
         # Kill the child on the last CPU: a replacement that ignored freed CPUs would take CPU 0.
         victim = next(p for p, cpus in w.affinities().items() if cpus == [CPUS[-1]])
         assert victim in busy()
@@ -366,6 +366,6 @@ def test_spawn_start_method_children_are_pinned_by_the_parent(tmp_path: Path) ->
         def pinned() -> dict[int, list[int]]:
             return {p: c for p, c in w.affinities().items() if len(c) == 1}
 
-        live.wait_for(lambda: len(pinned()) == 2, 20, "2 pinned pool children")
+        live.wait_for(lambda: len(pinned()) == 2, 60, "2 pinned pool children")
         _assert_one_cpu_each(pinned(), CPUS)
-        live.wait_for(lambda: "SpawnPoolWorker" in w.log(), 10, "spawned children in the log")
+        live.wait_for(lambda: "SpawnPoolWorker" in w.log(), 60, "spawned children in the log")

@@ -42,7 +42,7 @@ def test_redis_nothing_lost_and_only_our_queue_removed(redis_url: str) -> None:
         assert not client.exists(queue)
         assert list(client.scan_iter(match=f"*{result.run_id}*")) == []  # bindings included
         assert client.lrange(sentinel, 0, -1) == [b"keep me"]
-        assert wait_gone(result.worker_pids, within=1.0) == []
+        assert wait_gone(result.worker_pids, within=30.0) == []
     finally:
         client.delete(sentinel)
 

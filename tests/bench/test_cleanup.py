@@ -58,7 +58,7 @@ def test_workers_stop_when_the_caller_aborts_the_run(exc: type[BaseException]) -
             on_ready=pids.extend, on_interval=abort,
         )  # fmt: skip
     assert len(pids) == 1
-    assert wait_gone(pids, within=2.0) == []
+    assert wait_gone(pids, within=30.0) == []
 
 
 def test_workers_stop_after_a_timeout() -> None:
@@ -69,8 +69,10 @@ def test_workers_stop_after_a_timeout() -> None:
             WorkerConfig(concurrency=2), preset("io"), LONG, Broker(), on_ready=pids.extend,
             timeout=2.0,
         )  # fmt: skip
-    assert time.monotonic() - start < 8
-    assert wait_gone(pids, within=2.0) == []
+    # The run was to last 60 s: stopping well before that shows the timeout fired (the bound is
+    # generous, so a loaded machine cannot miss it).
+    assert time.monotonic() - start < 45
+    assert wait_gone(pids, within=30.0) == []
 
 
 def test_a_worker_that_cannot_start_is_a_clear_error_with_its_output() -> None:
@@ -120,13 +122,13 @@ def test_workers_die_with_the_bench_process(tmp_path: Path, sig: int, code: int)
     try:
         assert psutil.Process(pgids[0]).children(), "the worker should have pool children"
         proc.send_signal(sig)
-        assert proc.wait(timeout=20) == code
+        assert proc.wait(timeout=60) == code
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
     # SIGKILL: nothing ran in the bench; the worker's watchdog notices and kills its group.
-    assert wait_gone(pgids, within=5.0) == []
+    assert wait_gone(pgids, within=30.0) == []
     assert not any(Path(tempfile.gettempdir()).glob(f"celery-tune-{run_id}-*"))
     stderr = proc.stderr.read().decode() if proc.stderr else ""
     assert "Traceback" not in stderr

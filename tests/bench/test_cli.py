@@ -88,4 +88,4 @@ def test_bad_input_is_one_clear_line_and_exit_2(args: list[str], message: str) -
     assert "Traceback" not in proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], proc.stderr
-    assert time.monotonic() - start < 10
+    assert time.monotonic() - start < 60  # no hang (no worker started); generous under load

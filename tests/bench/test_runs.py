@@ -36,7 +36,7 @@ def test_nothing_is_lost_under_each_pool(pool: str) -> None:
     assert m.efficiency is not None and 0 < m.efficiency <= 1.2
     assert m.task_cpu_mean is not None and 0.003 < m.task_cpu_mean < 0.05
     assert m.child_restarts == 0
-    assert wait_gone(result.worker_pids, within=1.0) == []
+    assert wait_gone(result.worker_pids, within=30.0) == []
 
 
 def test_leaky_workload_shows_recycling_only_with_a_memory_limit() -> None:

@@ -90,7 +90,9 @@ def test_exclusive_resume_fails_trials_left_running(tmp_path: Path) -> None:
 
 def test_heartbeat_fails_stale_trials_on_shared_storage(tmp_path: Path) -> None:
     url = default_url(tmp_path)
-    storage = open_storage(url, heartbeat_interval=1, grace_period=1)
+    # A grace period no loaded machine can overrun between two adjacent calls; then wait, with a
+    # generous deadline, for the trial to go stale.
+    storage = open_storage(url, heartbeat_interval=1, grace_period=5)
     study, _ = open_study(
         storage,
         "hb",
@@ -102,8 +104,12 @@ def test_heartbeat_fails_stale_trials_on_shared_storage(tmp_path: Path) -> None:
     trial = study.ask()
     storage.record_heartbeat(trial._trial_id)
     assert fail_dead_trials(study, exclusive=False) == []  # still fresh
-    time.sleep(2.2)
-    assert fail_dead_trials(study, exclusive=False) == [trial.number]
+    time.sleep(5)
+    deadline = time.monotonic() + 60
+    while (failed := fail_dead_trials(study, exclusive=False)) == []:
+        assert time.monotonic() < deadline, "the stale trial was never failed"
+        time.sleep(0.5)
+    assert failed == [trial.number]
 
 
 def test_unreachable_database_is_one_line_with_password_masked() -> None:
@@ -113,7 +119,7 @@ def test_unreachable_database_is_one_line_with_password_masked() -> None:
     message = str(info.value)
     assert "s3cret" not in message and "****" in message
     assert "\n" not in message and "cannot open the study storage" in message
-    assert time.monotonic() - start < 15
+    assert time.monotonic() - start < 60  # refused at once; generous under load
 
 
 def _postgres_or_skip() -> None:

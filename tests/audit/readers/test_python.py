@@ -513,7 +513,7 @@ def test_many_big_values_are_bounded_per_file() -> None:
     text = "".join(f"a{i} = [{i}] * 10_000\n" for i in range(1000))  # 10 million items
     start = time.perf_counter()
     source = read_python("big.py", text)
-    assert time.perf_counter() - start < 10
+    assert time.perf_counter() - start < 120  # bounded work, not a speed goal (see benchmarks/)
     kinds = [o.value.kind for o in source.occurrences]
     assert kinds[0] == "known"
     assert kinds[-1] == "unknown"
