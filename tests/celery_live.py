@@ -64,12 +64,19 @@ def _spin_for(cpu_seconds: float) -> int:
 def mark(i: int, directory: str, cpu_seconds: float) -> None:
     """CPU work that leaves ``i.start`` (pid) and then ``i.done`` (pid and affinity) behind."""
     d = Path(directory)
-    (d / f"{i}.start").write_text(str(os.getpid()))
+    _write_atomically(d / f"{i}.start", str(os.getpid()))
     _spin_for(cpu_seconds)
     cpus = ",".join(str(c) for c in sorted(os.sched_getaffinity(0)))
     pools = sys.modules.get("tuner.pools")
     pinned = pools.child_cpu() if pools is not None else None  # set in worker_process_init
-    (d / f"{i}.done").write_text(f"{os.getpid()} {cpus} {pinned}")
+    _write_atomically(d / f"{i}.done", f"{os.getpid()} {cpus} {pinned}")
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Write then rename: a test polling the directory never reads a half-written file."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
 
 
 try:
