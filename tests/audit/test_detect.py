@@ -251,6 +251,33 @@ def test_arithmetic_is_judged_against_cpus(tmp_path: Path) -> None:
     assert ct201[0].message.startswith("`-c $(expr 2 \\* $(nproc) + 1)` = 9 prefork children")
 
 
+def test_arithmetic_held_in_a_variable(tmp_path: Path) -> None:
+    found = audit(
+        tmp_path,
+        {
+            "run.sh": """
+            CONC=$(( $(nproc) * 2 ))
+            celery -A proj worker -c $CONC
+            N=$(nproc)
+            celery -A proj worker -c "$N"
+            celery -A proj worker -c $UNSET
+            """
+        },
+    )
+    assert [(f.line, f.message.split(" = ")[0]) for f in only(found, "CT201")] == [
+        (2, "`-c $CONC (= $(( $(nproc) * 2 )))`")
+    ]
+
+
+def test_exec_form_keeps_the_text_literal(tmp_path: Path) -> None:
+    # No shell runs it: Celery gets the string "$(nproc)" (CT111), not a CPU count.
+    found = audit(
+        tmp_path,
+        {"Dockerfile": 'FROM python\nCMD ["celery", "-A", "p", "worker", "-c", "$(nproc)"]\n'},
+    )
+    assert codes(found) == [("CT111", 2)]
+
+
 def test_nproc_in_a_container_with_a_cpu_limit_is_not_evaluated(tmp_path: Path) -> None:
     found = audit(
         tmp_path,

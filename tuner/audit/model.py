@@ -86,6 +86,9 @@ class Option:
     value: Value
     span: Span
     setting: str | None = None
+    # For an unknown value: the shell text it comes from when that differs from what is written
+    # at the option (``-c $CONC`` with ``CONC=$(nproc)`` earlier: ``$(nproc)``).
+    source_text: str = ""
 
 
 @dataclass(frozen=True)

@@ -160,17 +160,20 @@ def _cmdline_entry(opt: Option, path: str, command: CommandLine, cpus: Cpus | No
     if (
         opt.setting == "worker_concurrency"
         and not value.judgeable
+        and value.env is None  # a shell's own substitution, not a variable left unset
         and value.text
         and cpus is not None
         and command.cpu_limit is None
     ):
         from tuner.audit.readers.arith import cpu_expression
 
-        at = cpu_expression(value.text)
+        text = opt.source_text or value.text
+        at = cpu_expression(text)
         count = at(max(1, math.ceil(cpus.count))) if at is not None else None
         if count is not None:
-            value = Value("known", count, value.text)
-            flag = f"{opt.flag} {value.text}"
+            shown = value.text if text == value.text else f"{value.text} (= {text})"
+            value = Value("known", count, text)
+            flag = f"{opt.flag} {shown}"
     return Entry(opt.setting or "", value, path, opt.span, "cmdline", flag)
 
 

@@ -11,6 +11,7 @@ import posixpath
 import re
 from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 from tuner.audit.model import CommandLine, Option, Span, Value
 from tuner.audit.readers import worker_options as wo
@@ -467,10 +468,27 @@ class Finder:
         kind, env = hit.value.kind()
         raw = self._written(hit)
         if kind == "unknown":
-            return Option(hit.flag, dest, Value("unknown", text=raw, env=env), span, spec.setting)
+            value = Value("unknown", text=raw, env=env)
+            return Option(hit.flag, dest, value, span, spec.setting, self._defined(hit, raw))
         parsed = convert(spec, hit.value.plain())
         value = Value(kind, parsed, raw, env if kind == "env" else None)
         return Option(hit.flag, dest, value, span, _setting(spec, parsed))
+
+    def _defined(self, hit: _Hit, raw: str) -> str:
+        """The text an unknown value was spliced from (a variable's definition), when it is
+        one contiguous run of the file and differs from what is written at the option."""
+        loc = hit.value
+        if (
+            loc is None
+            or not loc.offsets
+            or not all(loc.is_placeholder(i) for i in range(len(loc.text)))
+        ):
+            return ""
+        offsets = list(loc.offsets)
+        if any(b != a + 1 for a, b in pairwise(offsets)):
+            return ""
+        text = self.ft.text[offsets[0] : offsets[-1] + 1]
+        return "" if text == raw else text
 
     def _written(self, hit: _Hit) -> str:
         """The value as written in the file (``$CONC``, ``${CONC:-4}``, ``8``), for messages."""
