@@ -73,7 +73,7 @@ def test_global_options_after_other_subcommands(tmp_path: Path) -> None:
         (8, "--broker"),
     ]
     assert "No such option" in ct107[0].message and "`beat`" in ct107[0].message
-    assert "Flower logs a warning and ignores it" in ct107[3].message
+    assert "logs a warning and ignores it" in ct107[3].message
 
 
 def test_old_programs_but_not_the_init_scripts(tmp_path: Path) -> None:
@@ -380,6 +380,19 @@ def test_keepalive_options_silent_cases(tmp_path: Path, text: str) -> None:
     assert only(audit(tmp_path, {"celeryconfig.py": "import socket\n" + text}), "CT121") == []
 
 
+def test_visibility_timeout_as_a_string(tmp_path: Path) -> None:
+    text = (
+        'broker_url = "redis://r:6379/0"\n'
+        'broker_transport_options = {"visibility_timeout": "3600"}\n'
+    )
+    found = only(audit(tmp_path / "a", {"celeryconfig.py": text}), "CT121")
+    assert [f.line for f in found] == [2] and "Unrecoverable error" in found[0].message
+    number = text.replace('"3600"', "3600")
+    assert only(audit(tmp_path / "b", {"celeryconfig.py": number}), "CT121") == []
+    sqs = text.replace("redis://r:6379/0", "sqs://")
+    assert only(audit(tmp_path / "c", {"celeryconfig.py": sqs}), "CT121") == []
+
+
 def _redis_up() -> bool:
     try:
         with socket.create_connection(("127.0.0.1", 6379), timeout=2):
@@ -400,6 +413,21 @@ def test_kombu_on_redis_raises_typeerror_for_string_keys() -> None:
     good = {"socket_keepalive": True, "socket_keepalive_options": {socket.TCP_KEEPIDLE: 60}}
     with Connection(url, transport_options=good) as conn:  # type: ignore[no-untyped-call]
         assert conn.default_channel.client.ping()
+
+
+@pytest.mark.skipif(not _redis_up(), reason="no Redis on 127.0.0.1:6379")
+def test_a_real_worker_exits_on_a_string_visibility_timeout(tmp_path: Path) -> None:
+    (tmp_path / "adtvt.py").write_text(
+        "from celery import Celery\n"
+        'app = Celery("adtvt", broker="redis://127.0.0.1:6379/13")\n'
+        'app.conf.broker_transport_options = {"visibility_timeout": "3600"}\n'
+        'app.conf.task_default_queue = "celery-tune-auditdetect-vt"\n'
+    )
+    proc = _celery_exit(
+        ["-A", "adtvt", "worker", "-P", "solo", "--without-mingle", "--without-gossip"], tmp_path
+    )
+    assert proc.returncode != 0
+    assert "Unrecoverable error: TypeError" in proc.stdout + proc.stderr
 
 
 # --------------------------------------------------------------------------- Procfile, Compose v1

@@ -23,9 +23,9 @@ def check_commands(ctx: Context) -> None:
                         "CT107",
                         source.path,
                         opt.span,
-                        f"`{opt.flag}` after `flower`: Flower logs a warning and ignores it, so "
-                        f"it runs without it; write it before `flower` (`celery {opt.flag} ... "
-                        "flower`)",
+                        f"`{opt.flag}` after `flower`: Flower 1.x (the Flower of Celery 5) logs "
+                        "a warning and ignores it, so it runs without it; write it before "
+                        f"`flower` (`celery {opt.flag} ... flower`)",
                     )
                     continue
                 ctx.report(

@@ -127,6 +127,29 @@ def _broker_scheme(w: Worker) -> str | None:
     return None
 
 
+def _transport_problem(options: dict[object, object]) -> str | None:
+    """What in Redis transport options makes kombu or redis-py raise TypeError, if anything."""
+    vt = options.get("visibility_timeout")
+    if isinstance(vt, str):
+        return (
+            f"visibility_timeout is a str ({vt!r}): kombu's Redis transport computes "
+            "time() - visibility_timeout (QoS.restore_visible) when the worker starts "
+            'consuming, which raises TypeError, and the worker exits with "Unrecoverable '
+            'error"; write a number'
+        )
+    keepalive = options.get("socket_keepalive_options")
+    if options.get("socket_keepalive") is True and isinstance(keepalive, dict):
+        bad = [k for k in keepalive if isinstance(k, str)]
+        if bad:
+            shown = ", ".join(repr(k) for k in bad[:3])
+            return (
+                f"socket_keepalive_options is keyed by strings ({shown}): redis-py passes each "
+                "key to socket.setsockopt(), which raises TypeError, so the worker cannot "
+                f"connect; use the socket constants (socket.{bad[0]})"
+            )
+    return None
+
+
 def check_transport_options(ctx: Context) -> None:
     seen: set[tuple[str, int, int]] = set()
     for w in ctx.workers:
@@ -136,22 +159,12 @@ def check_transport_options(ctx: Context) -> None:
         options = entry.value.value
         if not isinstance(options, dict) or _broker_scheme(w) not in REDIS_SCHEMES:
             continue
-        keepalive = options.get("socket_keepalive_options")
-        if options.get("socket_keepalive") is not True or not isinstance(keepalive, dict):
-            continue
-        bad = [k for k in keepalive if isinstance(k, str)]
+        problem = _transport_problem(options)
         key = (entry.path, entry.span.line, entry.span.column)
-        if not bad or key in seen:
+        if problem is None or key in seen:
             continue
         seen.add(key)
-        shown = ", ".join(f"'{k}'" for k in bad[:3])
-        ctx.report_entry(
-            "CT121",
-            entry,
-            f"`{where(entry)}` keys socket_keepalive_options by strings ({shown}): redis-py "
-            "passes each key to socket.setsockopt(), which raises TypeError, so the worker "
-            f"cannot connect; use the socket constants (socket.{bad[0]})",
-        )
+        ctx.report_entry("CT121", entry, f"`{where(entry)}`: {problem}")
 
 
 # --------------------------------------------------------------------------- Procfile
