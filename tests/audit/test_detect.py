@@ -695,3 +695,15 @@ def test_celery_version_option_is_validated() -> None:
     assert AuditOptions(celery_version="5.6.2").target_version == (5, 6)
     with pytest.raises(OptionsError):
         validate(AuditOptions(celery_version="latest"))
+
+
+def test_celery_version_from_pyproject(tmp_path: Path) -> None:
+    from tuner.audit.options import merge_pyproject
+
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text('[tool.celery-tune]\ncelery-version = "5.6"\n')
+    merged = merge_pyproject(AuditOptions(), pyproject, set())
+    assert merged.target_version == (5, 6)
+    pyproject.write_text('[tool.celery-tune]\ncelery-version = "six"\n')
+    with pytest.raises(OptionsError, match=r"pyproject\.toml:2: celery-version"):
+        merge_pyproject(AuditOptions(), pyproject, set())
