@@ -54,6 +54,8 @@ class Context:
     workers: list[Worker]
     workload: str
     findings: list[Finding] = field(default_factory=list)
+    # The Celery version the audited project runs (``--celery-version``), when given.
+    celery_version: tuple[int, int] | None = None
 
     def report(
         self,

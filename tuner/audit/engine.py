@@ -70,6 +70,7 @@ def run(paths: Sequence[str], options: AuditOptions) -> AuditResult:
     cpus = Cpus(options.cpus, "from --cpus or [tool.celery-tune]") if options.cpus else detect()
     workers = build_workers(sources, projects, cpus)
     ctx = Context(sources, settings, namespaces, projects, workers, options.workload)
+    ctx.celery_version = options.target_version
     for source in sources:
         _input_finding(ctx, source)
     for check in ALL:

@@ -86,6 +86,9 @@ class Option:
     value: Value
     span: Span
     setting: str | None = None
+    # For an unknown value: the shell text it comes from when that differs from what is written
+    # at the option (``-c $CONC`` with ``CONC=$(nproc)`` earlier: ``$(nproc)``).
+    source_text: str = ""
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,14 @@ class CommandLine:
     legacy: str | None = None
     cpu_limit: Value | None = None
     context: str = ""
+    # Kubernetes: the object the container belongs to (``Deployment/worker``), and the
+    # container's environment variables with their values (None: not known statically;
+    # ``envFrom`` adds ``("*", None)``: any name may be set).
+    owner: str = ""
+    env: tuple[tuple[str, str | None], ...] = ()
+    # ``celery multi ... -- name.key=value``: the words after ``--`` that Celery parses as
+    # extra configuration, with their spans.
+    extra_config: tuple[tuple[str, Span], ...] = ()
 
     def get(self, dest: str) -> Option | None:
         """The last occurrence of an option, as click would take it."""
@@ -117,6 +128,37 @@ class CommandLine:
             if opt.dest == dest:
                 found = opt
         return found
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """One ``spec.triggers`` item of a KEDA ScaledObject."""
+
+    type: str
+    span: Span
+    metadata: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A Kubernetes object, as far as the deployment checks need it.
+
+    For a workload (Deployment, StatefulSet, ...): ``grace`` is the pod's
+    ``terminationGracePeriodSeconds`` (None when unset: Kubernetes' default is 30 s).
+    For a KEDA ``ScaledObject``: ``target_kind``/``target`` are its ``scaleTargetRef``
+    (``kind`` defaults to Deployment) and ``triggers`` its triggers.
+    """
+
+    kind: str
+    name: str
+    span: Span
+    namespace: str | None = None
+    grace: Value | None = None
+    grace_span: Span | None = None
+    target_kind: str | None = None
+    target: str | None = None
+    target_span: Span | None = None
+    triggers: tuple[Trigger, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -151,3 +193,7 @@ class SourceFile:
     has_app: bool = False
     django_like: bool = False
     error: InputError | None = None
+    # Procfile: every ``name:`` in order, with the span of the name.
+    process_types: list[tuple[str, Span]] = field(default_factory=list)
+    # Kubernetes: the objects of the file that the deployment checks read.
+    manifests: list[Manifest] = field(default_factory=list)

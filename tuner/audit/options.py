@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -17,7 +18,16 @@ else:  # pragma: no cover
 WORKLOADS = ("cpu", "io", "mixed")
 FAIL_ON = ("error", "warning", "info")
 FORMATS = ("text", "json", "sarif", "github")
-PYPROJECT_KEYS = ("cpus", "workload", "select", "ignore", "fail-on", "namespace")
+PYPROJECT_KEYS = (
+    "cpus",
+    "workload",
+    "select",
+    "ignore",
+    "fail-on",
+    "namespace",
+    "celery-version",
+)
+CELERY_VERSION = re.compile(r"(\d+)\.(\d+)(\.\d+)?")
 
 
 class OptionsError(Exception):
@@ -35,6 +45,13 @@ class AuditOptions:
     output_format: str = "text"
     fix: bool = False
     diff: bool = False
+    # The Celery version the project runs ("5.6"), for advice that depends on it.
+    celery_version: str | None = None
+
+    @property
+    def target_version(self) -> tuple[int, int] | None:
+        m = CELERY_VERSION.fullmatch(self.celery_version or "")
+        return (int(m.group(1)), int(m.group(2))) if m else None
 
     def enabled(self, code: str, name: str) -> bool:
         def hit(patterns: tuple[str, ...]) -> bool:
@@ -62,6 +79,8 @@ def validate(options: AuditOptions, origin: str = "command line") -> AuditOption
         raise OptionsError(f"{origin}: fail-on must be one of {', '.join(FAIL_ON)}")
     if options.cpus is not None and not options.cpus > 0:
         raise OptionsError(f"{origin}: cpus must be a positive number")
+    if options.celery_version is not None and options.target_version is None:
+        raise OptionsError(f"{origin}: celery-version must look like 5.6 or 5.6.2")
     for value in options.select + options.ignore:
         _check_selector(value, origin)
     return options

@@ -9,6 +9,7 @@ known config, anything it does not set is unknown (never assumed to be Celery's 
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from typing import Literal
 
 from tuner.audit import catalog
 from tuner.audit.cpus import Cpus
-from tuner.audit.model import CommandLine, SourceFile, Span, Value
+from tuner.audit.model import CommandLine, Option, SourceFile, Span, Value
 from tuner.audit.settings import Setting
 
 
@@ -150,6 +151,32 @@ def _pair(
     return projects[0] if len(projects) == 1 else None
 
 
+def _cmdline_entry(opt: Option, path: str, command: CommandLine, cpus: Cpus | None) -> Entry:
+    """An option as an entry.  Shell arithmetic over the CPU count (``-c $(nproc)``) is
+    evaluated against the audit's CPU count, unless the command runs in a container with a CPU
+    limit: ``nproc`` there counts the node's CPUs, which the file does not say."""
+    value = opt.value
+    flag = opt.flag
+    if (
+        opt.setting == "worker_concurrency"
+        and not value.judgeable
+        and value.env is None  # a shell's own substitution, not a variable left unset
+        and value.text
+        and cpus is not None
+        and command.cpu_limit is None
+    ):
+        from tuner.audit.readers.arith import cpu_expression
+
+        text = opt.source_text or value.text
+        at = cpu_expression(text)
+        count = at(max(1, math.ceil(cpus.count))) if at is not None else None
+        if count is not None:
+            shown = value.text if text == value.text else f"{value.text} (= {text})"
+            value = Value("known", count, text)
+            flag = f"{opt.flag} {shown}"
+    return Entry(opt.setting or "", value, path, opt.span, "cmdline", flag)
+
+
 def build_workers(
     sources: Iterable[SourceFile], projects: list[Project], cpus: Cpus | None
 ) -> list[Worker]:
@@ -170,9 +197,7 @@ def build_workers(
                 paired.add(id(project))
             for opt in command.options:
                 if opt.setting:
-                    entries[opt.setting] = Entry(
-                        opt.setting, opt.value, source.path, opt.span, "cmdline", opt.flag
-                    )
+                    entries[opt.setting] = _cmdline_entry(opt, source.path, command, cpus)
             # The CPU limit written next to the command is the most specific fact there is.
             worker_cpus = cpus
             limit = command.cpu_limit

@@ -27,6 +27,7 @@ def _split(values: tuple[str, ...]) -> tuple[str, ...]:
 @click.option("--workload", type=click.Choice(WORKLOADS), help="cpu (default) enables CPU rules.")
 @click.option("--cpus", type=float, help="CPUs the worker may use (default: detect here).")
 @click.option("--namespace", help="Settings namespace, as config_from_object(namespace=...).")
+@click.option("--celery-version", help="The Celery version the project runs (5.6), for advice.")
 @click.option("--fix", is_flag=True, help="Apply safe fixes in place.")
 @click.option("--diff", is_flag=True, help="Show the safe fixes as a diff; change nothing.")
 @click.option(
@@ -44,6 +45,7 @@ def audit(
     workload: str | None,
     cpus: float | None,
     namespace: str | None,
+    celery_version: str | None,
     fix: bool,
     diff: bool,
     pyproject: Path | None,
@@ -59,6 +61,7 @@ def audit(
         "workload": workload is not None,
         "cpus": cpus is not None,
         "namespace": namespace is not None,
+        "celery_version": celery_version is not None,
     }
     options = AuditOptions(
         select=_split(select),
@@ -67,6 +70,7 @@ def audit(
         workload=workload or "cpu",
         cpus=cpus,
         namespace=namespace,
+        celery_version=celery_version,
         output_format=output_format,
         fix=fix,
         diff=diff,

@@ -39,9 +39,10 @@ def read(text: str, kind: FileKind, path: str = "f") -> SourceFile:
 
 
 def commands(text: str, kind: FileKind) -> list[CommandLine]:
+    """The worker commands of a file (other subcommands are read for CT107 only)."""
     source = read(text, kind)
     assert source.error is None, source.error
-    return source.commands
+    return [c for c in source.commands if c.subcommand in ("worker", "multi")]
 
 
 def dedent(text: str) -> str:

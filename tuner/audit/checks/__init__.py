@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from tuner.audit.checks import commands, names, values, workers
+from tuner.audit.checks import commands, deploy, names, values, workers
 from tuner.audit.context import Context
 
 Check = Callable[[Context], None]
@@ -15,4 +15,9 @@ ALL: tuple[Check, ...] = (
     values.check_values,
     commands.check_commands,
     workers.check_workers,
+    deploy.check_extra_config,
+    deploy.check_transport_options,
+    deploy.check_procfile,
+    deploy.check_keda,
+    deploy.check_grace,
 )

@@ -13,9 +13,21 @@ def check_commands(ctx: Context) -> None:
                     "CT107",
                     source.path,
                     cmd.span,
-                    f"`{cmd.legacy}` was removed; Celery 5 runs `celery -A proj worker`",
+                    f"`{cmd.legacy}` was removed; Celery 5 runs `celery -A proj {cmd.subcommand}`",
                 )
             for opt in cmd.misplaced:
+                if cmd.subcommand == "flower":
+                    # flower/command.py: warn_about_celery_args_used_in_flower_command, and
+                    # apply_options keeps only Flower's own options.
+                    ctx.report(
+                        "CT107",
+                        source.path,
+                        opt.span,
+                        f"`{opt.flag}` after `flower`: Flower 1.x (the Flower of Celery 5) logs "
+                        "a warning and ignores it, so it runs without it; write it before "
+                        f"`flower` (`celery {opt.flag} ... flower`)",
+                    )
+                    continue
                 ctx.report(
                     "CT107",
                     source.path,

@@ -4,6 +4,7 @@ where the config is known, and nothing assumed where it is not."""
 from __future__ import annotations
 
 import math
+import re
 
 from tuner.audit.context import Context, pool_kind, where
 from tuner.audit.model import Value
@@ -45,11 +46,14 @@ def _performance(ctx: Context, w: Worker, pool: str | None) -> None:
     n = _number(_known(conc.value)) if conc else None
     # An unstated pool is Celery's default, prefork.
     if pool in ("prefork", None) and conc and n is not None and allowed and n > allowed:
+        auto = ""
+        if _in_container(w) and ctx.celery_version is not None and ctx.celery_version >= (5, 7):
+            auto = "; on Celery 5.7+ `--concurrency auto` sizes the pool from the CPU quota"
         ctx.report_entry(
             "CT201",
             conc,
             f"`{where(conc)}` = {n:g} prefork children for {w.cpus}: CPU-bound tasks only take "
-            "turns, and each child costs memory",
+            f"turns, and each child costs memory{auto}",
         )
     mtpc = w.get("worker_max_tasks_per_child")
     if pool in ("prefork", None) and mtpc is not None and _known(mtpc.value) == 1:
@@ -98,6 +102,38 @@ def _performance(ctx: Context, w: Worker, pool: str | None) -> None:
             f"concurrency is unset, so Celery starts os.cpu_count() children (the node's CPUs), "
             f"not the container's limit of {w.cpus}; pass --concurrency",
         )
+    elif _unconfigured_in_pod(ctx, w, conc, pool) and w.command is not None and w.cpus:
+        ctx.report(
+            "CT209",
+            w.command_path,
+            w.command.span,
+            "no --concurrency here, and no config in this audit sets worker_concurrency: unless "
+            "the app's config does, a prefork worker (Celery's default pool) starts "
+            f"os.cpu_count() children, the node's CPUs, not the container's limit of "
+            f"{w.cpus.count:g}; pass --concurrency",
+        )
+
+
+# Environment variables through which a worker's concurrency may be set: click's
+# CELERY_WORKER_CONCURRENCY, or a name the app's config may read.
+CONCURRENCY_ENV = re.compile(r"CONCURREN|WORKERS|PROCESSES|NUM_PROC|CPUS|CORES", re.IGNORECASE)
+
+
+def _in_container(w: Worker) -> bool:
+    return w.command is not None and w.command.cpu_limit is not None
+
+
+def _unconfigured_in_pod(ctx: Context, w: Worker, conc: Entry | None, pool: str | None) -> bool:
+    """A Kubernetes container with a CPU limit, judged from the manifest alone: no config module
+    in the run, and nothing in the command or the container's env that could set concurrency."""
+    command = w.command
+    if command is None or command.cpu_limit is None or not command.owner:
+        return False
+    if ctx.projects or w.config_known or conc is not None or pool not in ("prefork", None):
+        return False
+    if command.get("autoscale") is not None or command.config_module:
+        return False
+    return not any(name == "*" or CONCURRENCY_ENV.search(name) for name, _ in command.env)
 
 
 def _ignored_by_pool(ctx: Context, w: Worker, pool: str | None) -> None:

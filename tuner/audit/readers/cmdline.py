@@ -11,6 +11,7 @@ import posixpath
 import re
 from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 from tuner.audit.model import CommandLine, Option, Span, Value
 from tuner.audit.readers import worker_options as wo
@@ -111,6 +112,7 @@ class _Cmd:
     unknown: list[Option] = field(default_factory=list)
     app: str | None = None
     config: str | None = None
+    extra: list[tuple[str, Span]] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- finder
@@ -180,10 +182,14 @@ class Finder:
             return None
         if base in ("celery", "celery.exe"):
             return self._celery(tokens, i, i + 1)
+        if base in ("celeryd", *LEGACY_PROGRAMS) and _init_script(tokens, i):
+            return []  # Celery's generic init.d scripts (``/etc/init.d/celeryd start``)
         if base == "celeryd":
             return self._run(tokens, i, i + 1, _Cmd("worker", "celeryd"), "legacy")
         if base == "celeryd-multi":
             return self._multi(tokens, i, i + 1, "celeryd-multi")
+        if base in LEGACY_PROGRAMS:
+            return [self._build(tokens, _Cmd(LEGACY_PROGRAMS[base], base))]
         if PYTHON.fullmatch(base):
             return self._python(tokens, i, depth)
         if base in ("manage.py", "django-admin", "django-admin.py"):
@@ -243,6 +249,10 @@ class Finder:
             return self._run(tokens, i, j + 1, _Cmd("worker", "manage.py celeryd"), "django")
         if sub == "celeryd_multi":
             return self._multi(tokens, i, j + 1, "manage.py celeryd_multi")
+        if sub in LEGACY_PROGRAMS:
+            return [self._build(tokens, _Cmd(LEGACY_PROGRAMS[sub], f"manage.py {sub}"))]
+        if sub == "celery" and nxt in wo.SUBCOMMAND_VALUE_OPTIONS:
+            return [self._build(tokens, _Cmd(nxt, f"manage.py celery {nxt}"))]
         return []
 
     def _shell(self, tokens: Sequence[Token], i: int, depth: int) -> list[CommandLine]:
@@ -333,7 +343,42 @@ class Finder:
             return self._run(tokens, i, j + 1, cmd, "worker")
         if sub == "multi" and j + 1 < len(tokens) and tokens[j + 1].text in ("start", "restart"):
             return self._multi(tokens, i, j + 2, None, cmd)
+        if sub in wo.SUBCOMMAND_VALUE_OPTIONS or sub == "flower":
+            cmd.subcommand = sub
+            return self._other(tokens, j + 1, cmd)
         return []
+
+    def _other(self, tokens: Sequence[Token], j: int, cmd: _Cmd) -> list[CommandLine]:
+        """Another subcommand (``beat``, ``inspect``, ``flower`` ...): only global options
+        written after it are read.  Its own options are skipped with their values."""
+        takes_value = wo.SUBCOMMAND_VALUE_OPTIONS.get(cmd.subcommand, frozenset())
+        while j < len(tokens):
+            t = tokens[j]
+            text = t.text
+            if text == "--":
+                break
+            name = text.split("=", 1)[0]
+            if not t.is_option():
+                j += 1
+                continue
+            if name in takes_value and "=" not in text:
+                j += 2
+                continue
+            if name.startswith("--"):
+                spec = wo.GLOBAL.get(name)
+            else:
+                spec = wo.GLOBAL.get(text[:2])  # click reads the first letter first
+                if spec is not None and text[:2] not in ("-A", "-b") and len(text) > 2:
+                    spec = None  # ``-q`` glued to other letters: not worth guessing
+            if spec is None or spec.dest in ("help", "version"):
+                j += 1
+                continue
+            hits, j = _click_option(tokens, j, [("global", wo.GLOBAL)])
+            for hit in hits[:1]:
+                option = self._option(hit)
+                self._remember(cmd, hit, option)
+                cmd.misplaced.append(option)
+        return [self._build(tokens, cmd)]
 
     def _multi(
         self,
@@ -368,6 +413,12 @@ class Finder:
         while j < len(tokens):
             t = tokens[j]
             if t.text == "--":
+                if phase in ("worker", "multi"):
+                    cmd.extra = [
+                        (w.text, self.ft.span(*w.bounds()))
+                        for w in tokens[j + 1 :]
+                        if w.kind[0] == "known"
+                    ]
                 break
             if not t.is_option():
                 j += 1
@@ -417,10 +468,27 @@ class Finder:
         kind, env = hit.value.kind()
         raw = self._written(hit)
         if kind == "unknown":
-            return Option(hit.flag, dest, Value("unknown", text=raw, env=env), span, spec.setting)
+            value = Value("unknown", text=raw, env=env)
+            return Option(hit.flag, dest, value, span, spec.setting, self._defined(hit, raw))
         parsed = convert(spec, hit.value.plain())
         value = Value(kind, parsed, raw, env if kind == "env" else None)
         return Option(hit.flag, dest, value, span, _setting(spec, parsed))
+
+    def _defined(self, hit: _Hit, raw: str) -> str:
+        """The text an unknown value was spliced from (a variable's definition), when it is
+        one contiguous run of the file and differs from what is written at the option."""
+        loc = hit.value
+        if (
+            loc is None
+            or not loc.offsets
+            or not all(loc.is_placeholder(i) for i in range(len(loc.text)))
+        ):
+            return ""
+        offsets = list(loc.offsets)
+        if any(b != a + 1 for a, b in pairwise(offsets)):
+            return ""
+        text = self.ft.text[offsets[0] : offsets[-1] + 1]
+        return "" if text == raw else text
 
     def _written(self, hit: _Hit) -> str:
         """The value as written in the file (``$CONC``, ``${CONC:-4}``, ``8``), for messages."""
@@ -466,6 +534,7 @@ class Finder:
             unknown=tuple(cmd.unknown),
             legacy=cmd.legacy,
             context=self.context,
+            extra_config=tuple(cmd.extra),
         )
 
 
@@ -490,6 +559,39 @@ def run_script(
     return found
 
 
+# Removed programs (Celery 3.x console scripts and django-celery management commands), and the
+# subcommand that replaces each.  Celery 5.7 installs one console script, ``celery``.
+LEGACY_PROGRAMS = {
+    "celerybeat": "beat",
+    "celeryev": "events",
+    "celerycam": "events",
+}
+# What Celery's generic init.d scripts (``extra/generic-init.d/celeryd``, ``celerybeat``) take.
+INIT_ACTIONS = frozenset(
+    [
+        "start",
+        "stop",
+        "restart",
+        "status",
+        "reload",
+        "force-reload",
+        "kill",
+        "dryrun",
+        "create-paths",
+        "graceful",
+        "terminate",
+        "stopwait",
+    ]
+)
+
+
+def _init_script(tokens: Sequence[Token], i: int) -> bool:
+    """``/etc/init.d/celeryd start``: Celery's init script, not the removed program."""
+    text = tokens[i].text.replace("\\", "/")
+    nxt = tokens[i + 1].text if i + 1 < len(tokens) else ""
+    return "init.d/" in text or "rc.d/" in text or nxt in INIT_ACTIONS
+
+
 def _extent(tokens: Sequence[Token]) -> tuple[int, int]:
     return min(t.site[0] for t in tokens), max(t.site[1] for t in tokens)
 
@@ -501,7 +603,7 @@ def _leads_in(text: str) -> bool:
 
 def _is_program(text: str) -> bool:
     base = _basename(text)
-    return base in ("celery", "celeryd", "celeryd-multi", "manage.py") or bool(
+    return base in ("celery", "celeryd", "celeryd-multi", "manage.py", *LEGACY_PROGRAMS) or bool(
         PYTHON.fullmatch(base)
     )
 

@@ -12,7 +12,7 @@ import posixpath
 import re
 from collections.abc import Callable
 
-from tuner.audit.model import CommandLine, FileKind, InputError, SourceFile
+from tuner.audit.model import CommandLine, FileKind, InputError, SourceFile, Span
 from tuner.audit.readers.cmdline import Finder, run_script
 from tuner.audit.readers.shellwords import (
     ASSIGNMENT,
@@ -32,6 +32,12 @@ PROCFILE_LINE = re.compile(r"\s*([A-Za-z0-9_.\-]+)\s*:\s*")
 UNIT_KEY = re.compile(r"\s*([A-Za-z][A-Za-z0-9]*)\s*=\s*")
 EXEC_PREFIX = re.compile(r"[-@:+!]*")
 YAML_KINDS = ("compose", "kubernetes")
+# A Compose v1 file: services at the top level, one of them with an image or a build written on
+# the same line (Helm values nest ``image:`` over ``repository:``/``tag:``).
+COMPOSE_V1 = re.compile(
+    r"^[A-Za-z0-9_.\-]+[ \t]*:[ \t]*\n(?:[ \t]+[^\n]*\n)*?[ \t]+(image|build)[ \t]*:[ \t]*[^\s#]",
+    re.M,
+)
 
 
 def detect_kind(path: str, text: str) -> FileKind:
@@ -55,7 +61,7 @@ def detect_kind(path: str, text: str) -> FileKind:
     if is_yaml:
         if re.search(r"^apiVersion\s*:", text, re.M) and re.search(r"^kind\s*:", text, re.M):
             return "kubernetes"
-        if re.search(r"^services\s*:", text, re.M):
+        if re.search(r"^services\s*:", text, re.M) or COMPOSE_V1.search(text):
             return "compose"
         return "text"
     first = text.split("\n", 1)[0]
@@ -86,7 +92,7 @@ def extract(path: str, text: str, kind: FileKind) -> SourceFile:
     """:func:`read_commands` without the safety net (for tests)."""
     ft = FileText(text)
     source = SourceFile(path=path, kind=kind, lines=ft.lines)
-    reader = _reader(kind)
+    reader = _reader(kind, source)
     # Every form a worker is started with names "celery" somewhere (``celery``, ``celeryd``,
     # ``$CELERY_BIN``); a file without it has none.  YAML is still parsed, for its errors.
     if reader is not None and "celery" not in text.lower() and kind not in YAML_KINDS:
@@ -96,7 +102,9 @@ def extract(path: str, text: str, kind: FileKind) -> SourceFile:
     return source
 
 
-def _reader(kind: FileKind) -> Reader | None:
+def _reader(kind: FileKind, source: SourceFile) -> Reader | None:
+    if kind == "procfile":
+        return lambda ft: read_procfile(ft, source.process_types)
     if kind == "dockerfile":
         from tuner.audit.readers.dockerfile import read_dockerfile
 
@@ -108,9 +116,8 @@ def _reader(kind: FileKind) -> Reader | None:
     if kind == "kubernetes":
         from tuner.audit.readers.yamlfiles import read_kubernetes
 
-        return read_kubernetes
+        return lambda ft: read_kubernetes(ft, source.manifests)
     readers: dict[FileKind, Reader] = {
-        "procfile": read_procfile,
         "systemd": read_systemd,
         "shell": read_shell,
         "text": read_text,
@@ -121,8 +128,12 @@ def _reader(kind: FileKind) -> Reader | None:
 # --------------------------------------------------------------------------- line-based kinds
 
 
-def read_procfile(ft: FileText) -> tuple[list[CommandLine], InputError | None]:
-    """``name: command`` lines; each command runs in a shell of its own."""
+def read_procfile(
+    ft: FileText, names: list[tuple[str, Span]] | None = None
+) -> tuple[list[CommandLine], InputError | None]:
+    """``name: command`` lines; each command runs in a shell of its own.  ``names`` receives
+    every process type with its span, in order."""
+    names = [] if names is None else names
     found: list[CommandLine] = []
     for number, line in enumerate(ft.lines, start=1):
         m = PROCFILE_LINE.match(line)
@@ -131,6 +142,8 @@ def read_procfile(ft: FileText) -> tuple[list[CommandLine], InputError | None]:
         base = ft.line_start(number)
         command = ft.located(base + m.end(), base + len(line))
         found += run_script(ft, command, {}, "shell", f"Procfile process '{m.group(1)}'")
+        start = base + m.start(1)
+        names.append((m.group(1), ft.span(start, start + len(m.group(1)))))
     return found, None
 
 

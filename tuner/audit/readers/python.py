@@ -20,7 +20,15 @@ from tuner.audit.model import (
     Span,
     Value,
 )
-from tuner.audit.values import Budget, SourceText, apply_binop, evaluate, shorten, source_text
+from tuner.audit.values import (
+    Budget,
+    SourceText,
+    apply_binop,
+    evaluate,
+    shorten,
+    source_text,
+    split_lines,
+)
 
 DJANGO_NAMES = frozenset({"INSTALLED_APPS", "ROOT_URLCONF", "MIDDLEWARE", "DATABASES"})
 DJANGO_ENV = "DJANGO_SETTINGS_MODULE"
@@ -72,8 +80,9 @@ def read_python(path: str, text: str) -> SourceFile:
 def _parse(result: SourceFile, text: str) -> ast.Module | None:
     nul = text.find("\0")
     if nul >= 0:
-        line = text.count("\n", 0, nul) + 1
-        column = nul - (text.rfind("\n", 0, nul) + 1) + 1
+        # Lines as ``split_lines`` counts them (``\r`` alone also ends a line).
+        before = split_lines(text[:nul] + "x")
+        line, column = len(before), len(before[-1])
         result.error = InputError("contains NUL bytes: not a Python source", line, column)
         return None
     try:

@@ -11,7 +11,7 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from tuner.audit.model import CommandLine, InputError, Value
+from tuner.audit.model import UNKNOWN, CommandLine, InputError, Manifest, Span, Trigger, Value
 from tuner.audit.readers.cmdline import Finder
 from tuner.audit.readers.shellwords import (
     FileText,
@@ -174,12 +174,30 @@ def _compose_env(ft: FileText, whole: Located, node: Node | None) -> dict[str, V
     return env
 
 
+SERVICE_KEYS = frozenset({"image", "build", "command", "entrypoint"})
+
+
+def _services(doc: Node) -> list[tuple[str, Node]]:
+    """``services:``; in the old v1 format (no ``services:`` key), the top-level entries that
+    look like services (they have an ``image``, ``build``, ``command`` or ``entrypoint``)."""
+    services = _get(doc, "services")
+    if services is not None:
+        return _items(services)
+    return [
+        (name, node)
+        for name, node in _items(doc)
+        if name not in ("version", "volumes", "networks", "configs", "secrets")
+        and not name.startswith("x-")
+        and any(key in SERVICE_KEYS for key, _ in _items(node))
+    ]
+
+
 def read_compose(ft: FileText) -> tuple[list[CommandLine], InputError | None]:
     docs, error = documents(ft)
     whole = ft.whole()
     found: list[CommandLine] = []
     for doc in docs:
-        for name, service in _items(_get(doc, "services")):
+        for name, service in _services(doc):
             env = _compose_env(ft, whole, _get(service, "environment"))
             entrypoint = _words(whole, _get(service, "entrypoint"), env, k8s=False)
             command = _words(whole, _get(service, "command"), env, k8s=False)
@@ -199,12 +217,22 @@ def _pod_spec(obj: Node, kind: str) -> Node | None:
     return _get(obj, *path)
 
 
-def _container(ft: FileText, whole: Located, node: Node, label: str) -> list[CommandLine]:
+def _node_span(ft: FileText, node: Node) -> Span:
+    return ft.span(node.start_mark.index, node.end_mark.index)
+
+
+def _container(
+    ft: FileText, whole: Located, node: Node, label: str, owner: str = ""
+) -> list[CommandLine]:
     env: dict[str, Var] = {}
+    names: list[tuple[str, str | None]] = []
+    if _get(node, "envFrom") is not None:
+        names.append(("*", None))
     for item in _seq(_get(node, "env")):
         name = _text(_get(item, "name"))
         if name is None:
             continue
+        names.append((name, _text(_get(item, "value"))))
         loc = _scalar(whole, _get(item, "value"))
         if loc is None:
             env.pop(name, None)  # valueFrom: not known statically
@@ -217,27 +245,90 @@ def _container(ft: FileText, whole: Located, node: Node, label: str) -> list[Com
     cname = _text(_get(node, "name")) or "?"
     finder = Finder(ft, env, f"{label} container '{cname}'")
     cpu = _cpus(_text(_get(node, "resources", "limits", "cpu")))
-    return _with_cpu(finder.find(words), cpu)
+    found = [dataclasses.replace(c, owner=owner, env=tuple(names)) for c in finder.find(words)]
+    return _with_cpu(found, cpu)
 
 
-def _k8s_object(ft: FileText, whole: Located, obj: Node, depth: int = 0) -> list[CommandLine]:
+def _int(text: str | None) -> int | None:
+    try:
+        return int(text) if text is not None else None
+    except ValueError:
+        return None
+
+
+def _manifest(ft: FileText, obj: Node, kind: str, name: str, pod: Node | None) -> Manifest:
+    name_node = _get(obj, "metadata", "name") or _get(obj, "kind") or obj
+    span = _node_span(ft, name_node)
+    namespace = _text(_get(obj, "metadata", "namespace"))
+    if kind == "ScaledObject":
+        ref = _get(obj, "spec", "scaleTargetRef")
+        target = _get(ref, "name")
+        triggers = tuple(
+            Trigger(
+                _text(_get(t, "type")) or "",
+                _node_span(ft, _get(t, "type") or t),
+                tuple(
+                    (k, str(v.value))
+                    for k, v in _items(_get(t, "metadata"))
+                    if _text(v) is not None
+                ),
+            )
+            for t in _seq(_get(obj, "spec", "triggers"))
+        )
+        return Manifest(
+            kind,
+            name,
+            span,
+            namespace,
+            target_kind=_text(_get(ref, "kind")) or "Deployment",
+            target=_text(target),
+            target_span=_node_span(ft, target) if target is not None else None,
+            triggers=triggers,
+        )
+    grace_node = _get(pod, "terminationGracePeriodSeconds")
+    grace_text = _text(grace_node)
+    seconds = _int(grace_text)
+    grace = None
+    if grace_node is not None:
+        grace = Value("known", seconds, grace_text or "") if seconds is not None else UNKNOWN
+    return Manifest(
+        kind,
+        name,
+        span,
+        namespace,
+        grace=grace,
+        grace_span=_node_span(ft, grace_node) if grace_node is not None else None,
+    )
+
+
+def _k8s_object(
+    ft: FileText, whole: Located, obj: Node, manifests: list[Manifest], depth: int = 0
+) -> list[CommandLine]:
     kind = _text(_get(obj, "kind")) or ""
     if kind == "List" or kind.endswith("List"):
         if depth > MAX_MERGE_DEPTH:
             return []
         return [
-            c for item in _seq(_get(obj, "items")) for c in _k8s_object(ft, whole, item, depth + 1)
+            c
+            for item in _seq(_get(obj, "items"))
+            for c in _k8s_object(ft, whole, item, manifests, depth + 1)
         ]
     name = _text(_get(obj, "metadata", "name")) or "?"
     label = f"Kubernetes {kind or 'object'} '{name}'"
     pod = _pod_spec(obj, kind)
+    if kind:
+        manifests.append(_manifest(ft, obj, kind, name, pod))
     found: list[CommandLine] = []
     for container in _seq(_get(pod, "containers")):
-        found += _container(ft, whole, container, label)
+        found += _container(ft, whole, container, label, f"{kind}/{name}")
     return found
 
 
-def read_kubernetes(ft: FileText) -> tuple[list[CommandLine], InputError | None]:
+def read_kubernetes(
+    ft: FileText, manifests: list[Manifest] | None = None
+) -> tuple[list[CommandLine], InputError | None]:
+    """Containers' commands; ``manifests`` receives each object the deployment checks read."""
     docs, error = documents(ft)
     whole = ft.whole()
-    return [c for doc in docs for c in _k8s_object(ft, whole, doc)], error
+    into: list[Manifest] = [] if manifests is None else manifests
+    return [c for doc in docs for c in _k8s_object(ft, whole, doc, into)], error
