@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import keyword
 import re
 import textwrap
 import time
@@ -546,7 +547,9 @@ app.conf.update(x=open({str(marker)!r}, "w").write("ran"))
 
 OPERATORS = st.sampled_from(["+", "-", "*", "/", "//", "%", "**", "<<", "&", "|"])
 NAMES = st.sampled_from(["broker_url", "worker_concurrency", "x", "CELERYD_X", "é_name", "ü"])
-KEYS = st.from_regex(r"[a-z_][a-z0-9_]{0,12}", fullmatch=True)
+KEYS = st.from_regex(r"[a-z_][a-z0-9_]{0,12}", fullmatch=True).filter(
+    lambda k: not keyword.iskeyword(k) and not keyword.issoftkeyword(k)
+)  # `as=`, `if=`: not valid Python, so not what this test is about
 TEXTS = st.text(alphabet=st.sampled_from("abé日 _-:/\\'\"{}%\n"), max_size=8)
 
 
