@@ -17,7 +17,17 @@ else:  # pragma: no cover
 WORKLOADS = ("cpu", "io", "mixed")
 FAIL_ON = ("error", "warning", "info")
 FORMATS = ("text", "json", "sarif", "github")
-PYPROJECT_KEYS = ("cpus", "workload", "select", "ignore", "fail-on", "namespace")
+PYPROJECT_KEYS = (
+    "cpus",
+    "workload",
+    "select",
+    "ignore",
+    "fail-on",
+    "namespace",
+    "exclude",
+    "extend-exclude",
+)
+PATTERN_KEYS = ("exclude", "extend_exclude")
 
 
 class OptionsError(Exception):
@@ -35,6 +45,11 @@ class AuditOptions:
     output_format: str = "text"
     fix: bool = False
     diff: bool = False
+    # Gitignore-style patterns for directory walks; ``exclude`` (None: the default folder names)
+    # replaces the defaults, ``extend_exclude`` adds to them.  Relative to ``exclude_base``.
+    exclude: tuple[str, ...] | None = None
+    extend_exclude: tuple[str, ...] = ()
+    exclude_base: str | None = None
 
     def enabled(self, code: str, name: str) -> bool:
         def hit(patterns: tuple[str, ...]) -> bool:
@@ -119,6 +134,11 @@ def merge_pyproject(options: AuditOptions, path: Path | None, explicit: set[str]
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise OptionsError(f"{origin}: {key} must be a list of rule codes")
             changes[attr] = tuple(value)
+        elif attr in PATTERN_KEYS:
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise OptionsError(f"{origin}: {key} must be a list of gitignore-style patterns")
+            changes[attr] = tuple(value)
+            changes["exclude_base"] = str(path.resolve().parent)
         elif attr == "cpus":
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise OptionsError(f"{origin}: cpus must be a number")

@@ -35,6 +35,15 @@ def _split(values: tuple[str, ...]) -> tuple[str, ...]:
     type=click.Path(dir_okay=False, path_type=Path),
     help="pyproject.toml to read [tool.celery-tune] from (default: nearest).",
 )
+@click.option(
+    "--stdin-filename",
+    help="Name for the file read from stdin (`-`): decides its reader and the path in findings.",
+)
+@click.option(
+    "--force-exclude",
+    is_flag=True,
+    help="Apply exclusions and content sniffing to files named here too (pre-commit).",
+)
 def audit(
     paths: tuple[str, ...],
     output_format: str,
@@ -47,10 +56,14 @@ def audit(
     fix: bool,
     diff: bool,
     pyproject: Path | None,
+    stdin_filename: str | None,
+    force_exclude: bool,
 ) -> int:
     """Statically audit Celery config modules, Django settings and worker command lines.
 
-    Never imports or runs the audited code.  Exit codes: 0 clean, 1 findings, 2 error.
+    PATHS are files, folders to walk (default: the current folder; .gitignore and `exclude` are
+    respected) or `-` for stdin.  Never imports or runs the audited code.  Exit codes: 0 clean,
+    1 findings, 2 error.
     """
     given = {
         "select": bool(select),
@@ -78,4 +91,4 @@ def audit(
     except OptionsError as exc:
         click.echo(f"celery-tune: error: {exc}", err=True)
         return 2
-    return run_audit(paths, options)
+    return run_audit(paths, options, stdin_filename=stdin_filename, force_exclude=force_exclude)

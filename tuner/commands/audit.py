@@ -5,9 +5,9 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import BinaryIO, TextIO
 
-from tuner.audit import engine, fix, output
+from tuner.audit import engine, fix, output, walk
 from tuner.audit.options import AuditOptions, OptionsError, validate
 from tuner.finding import SEVERITY_RANK, Finding
 
@@ -25,8 +25,12 @@ def audit(
     *,
     out: TextIO | None = None,
     err: TextIO | None = None,
+    stdin: BinaryIO | None = None,
+    stdin_filename: str | None = None,
+    force_exclude: bool = False,
 ) -> int:
-    """Audit ``paths``; print the report to ``out``; return 0 clean, 1 findings, 2 error."""
+    """Audit ``paths`` (files, folders to walk, ``-`` for stdin; none: the current folder);
+    print the report to ``out``; return 0 clean, 1 findings, 2 error."""
     out = out or sys.stdout
     err = err or sys.stderr
     try:
@@ -34,10 +38,30 @@ def audit(
     except OptionsError as exc:
         err.write(f"celery-tune: error: {exc}\n")
         return 2
-    if not paths:
-        err.write("celery-tune: error: no files given (usage: celery-tune audit FILE...)\n")
+    if not paths and stdin_filename is not None:
+        paths = ["-"]
+    if list(paths).count("-") > 1:
+        err.write("celery-tune: error: `-` (stdin) can be given only once\n")
         return 2
-    result = engine.run(paths, options)
+    if "-" in paths and (options.fix or options.diff):
+        err.write("celery-tune: error: --fix and --diff cannot be used with stdin (`-`)\n")
+        return 2
+    rules = walk.Rules(options.exclude, options.extend_exclude, options.exclude_base)
+    found = walk.discover(paths, rules, force_exclude=force_exclude)
+    names: list[str] = []
+    data: dict[str, bytes] = {}
+    for item in found.files:
+        name = item.path
+        if name == "-":
+            name = stdin_filename or "-"
+            data[name] = (stdin or sys.stdin.buffer).read()
+        elif item.data is not None:
+            data[name] = item.data
+        names.append(name)
+    if not names and found.folders:
+        where = ", ".join(found.folders)
+        err.write(f"celery-tune: warning: no Celery config or worker command found in {where}\n")
+    result = engine.run(names, options, data)
     if options.fix or options.diff:
         fixes = fix.plan(result.findings, result.unsuppressed)
         if options.diff:
@@ -50,9 +74,9 @@ def audit(
         fixed = sum(len(f.applied) for f in fixes)
         if fixed:
             err.write(f"Fixed {fixed} finding{'s' if fixed != 1 else ''}.\n")
-        result = engine.run(paths, options)
+        result = engine.run(names, options)
     code = exit_code(result.findings, result.input_errors, options.fail_on)
-    out.write(output.render(options.output_format, result.findings, len(paths), code))
+    out.write(output.render(options.output_format, result.findings, len(names), code))
     return code
 
 
