@@ -52,7 +52,7 @@ def test_try_repo_runs_the_hook(tmp_path: Path) -> None:
 def test_hook_sees_every_file_in_one_process(tmp_path: Path) -> None:
     """Cross-file findings survive: the settings finding that depends on the Procfile's pool is
     reported although the files are many more than one pre-commit batch."""
-    from pre_commit import xargs
+    from pre_commit import xargs  # type: ignore[import-untyped]
 
     repo = tmp_path / "project"
     (repo / "proj").mkdir(parents=True)
