@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import BinaryIO, TextIO
 
 from tuner.audit import engine, fix, output, walk
-from tuner.audit.options import AuditOptions, OptionsError, validate
+from tuner.audit.options import AuditOptions, OptionsError, merge_pyproject, validate
 from tuner.finding import SEVERITY_RANK, Finding
 
 
@@ -78,6 +78,57 @@ def audit(
     code = exit_code(result.findings, result.input_errors, options.fail_on)
     out.write(output.render(options.output_format, result.findings, len(names), code))
     return code
+
+
+def _split(values: Sequence[str]) -> tuple[str, ...]:
+    return tuple(v.strip() for value in values for v in value.split(",") if v.strip())
+
+
+def from_args(
+    paths: Sequence[str],
+    *,
+    output_format: str = "text",
+    select: Sequence[str] = (),
+    ignore: Sequence[str] = (),
+    fail_on: str | None = None,
+    workload: str | None = None,
+    cpus: float | None = None,
+    namespace: str | None = None,
+    fix: bool = False,
+    diff: bool = False,
+    pyproject: Path | None = None,
+    stdin_filename: str | None = None,
+    force_exclude: bool = False,
+) -> int:
+    """``celery-tune audit`` from its parsed command line (click's, or the fast parser's in
+    :mod:`tuner.cli.audit_argv`): options from the command line win over ``[tool.celery-tune]``."""
+    given = {
+        "select": bool(select),
+        "ignore": bool(ignore),
+        "fail_on": fail_on is not None,
+        "workload": workload is not None,
+        "cpus": cpus is not None,
+        "namespace": namespace is not None,
+    }
+    options = AuditOptions(
+        select=_split(select),
+        ignore=_split(ignore),
+        fail_on=fail_on or "warning",  # type: ignore[arg-type]
+        workload=workload or "cpu",
+        cpus=cpus,
+        namespace=namespace,
+        output_format=output_format,
+        fix=fix,
+        diff=diff,
+    )
+    try:
+        options = merge_pyproject(
+            options, pyproject or default_pyproject(), {k for k, v in given.items() if v}
+        )
+    except OptionsError as exc:
+        sys.stderr.write(f"celery-tune: error: {exc}\n")
+        return 2
+    return audit(paths, options, stdin_filename=stdin_filename, force_exclude=force_exclude)
 
 
 def default_pyproject() -> Path | None:
