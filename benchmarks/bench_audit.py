@@ -35,7 +35,9 @@ TREE_FILES = 10_000
 
 
 def _audit_cmd() -> list[str]:
-    script = shutil.which("celery-tune")
+    """The installed entry point (the venv's, next to this interpreter), else ``-m tuner``."""
+    beside = Path(sys.executable).parent / "celery-tune"
+    script = str(beside) if beside.exists() else shutil.which("celery-tune")
     return [script] if script else [sys.executable, "-m", "tuner"]
 
 

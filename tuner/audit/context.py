@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 
 from tuner.audit import rulebook
 from tuner.audit.model import SourceFile, Span, Value
 from tuner.audit.settings import Setting
 from tuner.audit.workers import Entry, Project, Worker
 from tuner.finding import Edit, Finding
+from tuner.records import dataclass, field
 
 # What a pool name means for the rules.
 POOL_ALIASES = {

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 
 from tuner.audit import rulebook, suppress
 from tuner.audit.checks import ALL
@@ -16,6 +15,7 @@ from tuner.audit.settings import infer_namespace, read_settings
 from tuner.audit.sources import read_source
 from tuner.audit.workers import build_projects, build_workers
 from tuner.finding import Finding
+from tuner.records import dataclass, field
 
 
 @dataclass

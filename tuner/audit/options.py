@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, replace
 from pathlib import Path
 
 from tuner.audit import rulebook
 from tuner.finding import Severity
+from tuner.records import dataclass, replace
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -147,7 +147,7 @@ def merge_pyproject(options: AuditOptions, path: Path | None, explicit: set[str]
             raise OptionsError(f"{origin}: {key} must be a string")
         else:
             changes[attr] = value
-        merged = replace(options, **changes)  # type: ignore[arg-type]
+        merged = replace(options, **changes)
         validate(merged, origin)
-    result = replace(options, **changes)  # type: ignore[arg-type]
+    result = replace(options, **changes)
     return result

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import Literal
 
 from tuner.audit import catalog
 from tuner.audit.cpus import Cpus
 from tuner.audit.model import CommandLine, SourceFile, Span, Value
 from tuner.audit.settings import Setting
+from tuner.records import dataclass, field
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
-from tuner.audit import engine, fix, output, walk
+from tuner.audit import engine, output, walk
 from tuner.audit.options import AuditOptions, OptionsError, merge_pyproject, validate
 from tuner.finding import SEVERITY_RANK, Finding
 
@@ -63,6 +63,8 @@ def audit(
         err.write(f"celery-tune: warning: no Celery config or worker command found in {where}\n")
     result = engine.run(names, options, data)
     if options.fix or options.diff:
+        from tuner.audit import fix  # difflib, tempfile: only when fixing
+
         fixes = fix.plan(result.findings, result.unsuppressed)
         if options.diff:
             out.write(fix.diff(fixes))

@@ -10,7 +10,6 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Callable, Mapping, MutableMapping, Sequence
-from dataclasses import dataclass, field
 
 from tuner.audit.model import CommandLine, Option, Span, Value
 from tuner.audit.readers import worker_options as wo
@@ -25,6 +24,7 @@ from tuner.audit.readers.shellwords import (
     tokenize,
 )
 from tuner.audit.readers.worker_options import OptionSpec
+from tuner.records import dataclass, field
 
 __all__ = [
     "FileText",
