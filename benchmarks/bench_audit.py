@@ -7,7 +7,7 @@ Goals (issue 9), with a fresh install on the 2-core machine:
 - a whole-repository walk (``celery-tune audit`` in a generated tree of 10,000 files, most of
   them irrelevant) under 2 s.
 
-    python benchmarks/bench_audit.py [--runs 15]
+    python benchmarks/bench_audit.py [--runs 15] [--compare /path/to/other/checkout]
 
 Runs are interleaved (pass, audit, pass, audit, ...) so machine noise hits both alike.  For each
 it prints the median wall time, the spread (min-max) and the median CPU time (user + sys of the
@@ -42,6 +42,8 @@ def _audit_cmd() -> list[str]:
 
 
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
+# What the console script runs, for a checkout that is not installed (--compare).
+ENTRY = [sys.executable, "-c", "import sys; from tuner.main import main; sys.exit(main())"]
 ENV.pop("PYTHONDONTWRITEBYTECODE", None)
 
 
@@ -58,11 +60,11 @@ class Sample:
         )
 
 
-def _time(cmd: list[str], cwd: Path, sample: Sample) -> None:
+def _time(cmd: list[str], cwd: Path, sample: Sample, env: dict[str, str] = ENV) -> None:
     """Wall and CPU time of one run; a run that fails (exit code 2 or worse) stops the benchmark."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=ENV)
+    proc = subprocess.run(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     elapsed = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode not in (0, 1):
@@ -186,10 +188,23 @@ def _goal(name: str, ok: bool, text: str) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument(
+        "--compare",
+        type=Path,
+        help="another checkout (e.g. a worktree of main) to time side by side, same interpreter",
+    )
     args = parser.parse_args()
     audit = _audit_cmd()
     # Measure the installed state: pip compiles a wheel's modules to bytecode at install time.
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "tuner")], check=True)
+    other_env: dict[str, str] = {}
+    other, other_many = Sample(), Sample()
+    if args.compare:
+        other_root = args.compare.resolve()
+        other_env = {**ENV, "PYTHONPATH": str(other_root)}
+        subprocess.run(
+            [sys.executable, "-m", "compileall", "-q", str(other_root / "tuner")], check=True
+        )
     load_before = os.getloadavg()[0]
     baseline, one = Sample(), Sample()
     many, tree = Sample(), Sample()
@@ -198,6 +213,9 @@ def main() -> int:
         for _ in range(args.runs):
             _time([sys.executable, "-c", "pass"], cwd, baseline)
             _time([*audit, "audit", "--cpus", "2", str(TYPICAL)], cwd, one)
+            if args.compare:
+                cmd = [*ENTRY, "audit", "--cpus", "2", str(TYPICAL)]
+                _time(cmd, cwd, other, other_env)
         work = cwd / "thousand"
         work.mkdir()
         files = _thousand_files(work)
@@ -206,6 +224,9 @@ def main() -> int:
         walked = make_repository(repo)
         for _ in range(max(3, args.runs // 3)):
             _time([*audit, "audit", "--cpus", "2", *files], cwd, many)
+            if args.compare:
+                cmd = [*ENTRY, "audit", "--cpus", "2", *files]
+                _time(cmd, cwd, other_many, other_env)
             _time([*audit, "audit", "--cpus", "2"], repo, tree)
     ratio = statistics.median(one.wall) / statistics.median(baseline.wall)
     cpu_ratio = statistics.median(one.cpu) / statistics.median(baseline.cpu)
@@ -221,6 +242,10 @@ def main() -> int:
     m = statistics.median(many.wall)
     print(f"audit 1,000 files     {many.describe()}")
     print(_goal("1,000 files", m < 1.5, f"{m * 1000:.0f} ms; goal < 1500 ms"))
+    if args.compare:
+        print(f"--compare {args.compare} (its tuner.main:main, as the console script runs it):")
+        print(f"  audit 1 file        {other.describe()}")
+        print(f"  audit 1,000 files   {other_many.describe()}")
     t = statistics.median(tree.wall)
     print(f"walk {walked:,} files   {tree.describe()}")
     print(_goal("repository walk", t < 2, f"{t * 1000:.0f} ms; goal < 2000 ms"))
