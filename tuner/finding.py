@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal
+
+from tuner.records import dataclass
 
 Severity = Literal["error", "warning", "info"]
 Category = Literal["performance", "reliability", "security", "correctness", "deprecation"]

@@ -1,74 +1,52 @@
 """The ``celery-tune`` entry point.
 
 Subcommands are imported lazily, so ``celery-tune audit`` never pays for (or imports) what
-``bench``, ``optimize`` or ``profile`` need.
+``bench``, ``optimize`` or ``profile`` need.  An ordinary ``celery-tune audit ...`` command line
+does not even import click: :mod:`tuner.cli.audit_argv` parses it exactly as click would, and
+anything it is not sure of (``--help``, errors, unknown options) goes to click.
 """
 
 from __future__ import annotations
 
-import importlib
+import sys
 from collections.abc import Sequence
 
-import click
 
-from tuner import __version__
+def _fast_audit(args: list[str]) -> int | None:
+    """Run ``celery-tune audit`` without click, or return None to let click parse ``args``."""
+    from tuner.cli.audit_argv import parse
 
-# name -> "module:attribute" of a click.Command
-COMMANDS: dict[str, str] = {
-    "audit": "tuner.cli.audit:audit",
-    "rules": "tuner.cli.rules:rules",
-    "bench": "tuner.cli.bench:bench",
-    "optimize": "tuner.cli.optimize:optimize",
-    "profile": "tuner.cli.profile:profile",
-}
+    parsed = parse(args)
+    if parsed is None:
+        return None
+    from tuner.commands.audit import from_args
 
-HELP = {
-    "audit": "Statically audit Celery configs and worker command lines.",
-    "rules": "List the audit rules, or explain one.",
-    "bench": "Measure worker configurations against a live workload.",
-    "optimize": "Search for a better worker configuration with live trials.",
-    "profile": "Measure with py-spy where worker time goes (GIL held, GIL wait, idle).",
-}
+    paths = parsed.pop("paths")
+    assert isinstance(paths, tuple)
+    try:
+        return from_args(paths, **parsed)  # type: ignore[arg-type]
+    except (EOFError, KeyboardInterrupt):
+        # As click does: a newline, then "Aborted." (below in _click_main's terms).
+        sys.stderr.write("\nAborted.\n")
+        return 130
+    except OSError as exc:
+        import errno
 
+        if exc.errno != errno.EPIPE:
+            raise
+        from click.utils import _PacifyFlushWrapper
 
-class LazyGroup(click.Group):
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return list(COMMANDS)
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        target = COMMANDS.get(cmd_name)
-        if target is None:
-            return None
-        module_name, attr = target.split(":")
-        command = getattr(importlib.import_module(module_name), attr)
-        assert isinstance(command, click.Command)
-        return command
-
-    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        # Short help without importing every command module.
-        with formatter.section("Commands"):
-            formatter.write_dl([(name, HELP[name]) for name in COMMANDS])
-
-
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="celery-tune")
-def cli() -> None:
-    """Audit and tune Celery workers for CPU-bound work, with evidence."""
+        sys.stdout = _PacifyFlushWrapper(sys.stdout)
+        sys.stderr = _PacifyFlushWrapper(sys.stderr)
+        return 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    try:
-        result = cli.main(
-            args=list(argv) if argv is not None else None,
-            prog_name="celery-tune",
-            standalone_mode=False,
-        )
-    except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
-        return 130
-    except click.ClickException as exc:
-        exc.show()
-        return 2
-    except click.exceptions.Exit as exc:
-        return int(exc.exit_code)
-    return int(result) if isinstance(result, int) else 0
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["audit"]:
+        code = _fast_audit(args[1:])
+        if code is not None:
+            return code
+    from tuner.cli.group import run
+
+    return run(argv)

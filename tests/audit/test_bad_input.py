@@ -33,10 +33,6 @@ def _make(tmp_path: Path, kind: str) -> tuple[Path, str]:
     if kind == "syntax":
         p.write_text("worker_concurrency = 4\nbroker_url = 'redis://\n")
         return p, "syntax error"
-    if kind == "directory":
-        d = tmp_path / "configs"
-        d.mkdir()
-        return d, "is a directory"
     if kind == "missing":
         return tmp_path / "nope.py", "no such file"
     if kind == "loop":
@@ -52,7 +48,7 @@ def _make(tmp_path: Path, kind: str) -> tuple[Path, str]:
 
 
 KINDS = [
-    "binary", "not-utf8", "huge", "nested", "deep-binop", "syntax", "directory", "missing",
+    "binary", "not-utf8", "huge", "nested", "deep-binop", "syntax", "missing",
     "loop", "bad-yaml",
 ]  # fmt: skip
 
@@ -86,6 +82,13 @@ def test_empty_file_is_one_info_line(tmp_path: Path) -> None:
     assert proc.stdout.splitlines()[0] == f"{path}:1:1: CT003 [info] empty file: nothing to audit"
 
 
-def test_no_paths_is_a_usage_error(tmp_path: Path) -> None:
-    proc = run_cli("audit", cwd=tmp_path)
+def test_stdin_twice_is_a_usage_error(tmp_path: Path) -> None:
+    proc = run_cli("audit", "-", "-", cwd=tmp_path)
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1
+    assert "stdin" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_fix_on_stdin_is_a_usage_error(tmp_path: Path) -> None:
+    proc = run_cli("audit", "--fix", "-", "--stdin-filename", "celeryconfig.py", cwd=tmp_path)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1
+    assert "--fix" in proc.stderr and "Traceback" not in proc.stderr

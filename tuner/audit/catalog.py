@@ -26,10 +26,11 @@ from __future__ import annotations
 
 import difflib
 import json
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+
+from tuner.records import dataclass
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "settings.json"
 

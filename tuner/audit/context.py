@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 
 from tuner.audit import rulebook
 from tuner.audit.model import SourceFile, Span, Value
 from tuner.audit.settings import Setting
 from tuner.audit.workers import Entry, Project, Worker
 from tuner.finding import Edit, Finding
+from tuner.records import dataclass, field
 
 # What a pool name means for the rules.
 POOL_ALIASES = {
@@ -115,3 +115,11 @@ class Context:
 def where(entry: Entry) -> str:
     """How to name a setting in a message: the flag for a command line, else the setting."""
     return entry.flag if entry.source == "cmdline" else entry.setting
+
+
+def elsewhere(entry: Entry | None, here: str) -> str:
+    """`` set at Procfile:2`` when a finding at ``here`` depends on an entry in another file,
+    else ``""``: a reader of one file must be able to find the other half of the problem."""
+    if entry is None or entry.path == here:
+        return ""
+    return f" set at {entry.path}:{entry.span.line}"

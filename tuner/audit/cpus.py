@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass
 from pathlib import Path
+
+from tuner.records import dataclass
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 
 from tuner.audit import rulebook, suppress
 from tuner.audit.checks import ALL
@@ -16,6 +15,7 @@ from tuner.audit.settings import infer_namespace, read_settings
 from tuner.audit.sources import read_source
 from tuner.audit.workers import build_projects, build_workers
 from tuner.finding import Finding
+from tuner.records import dataclass, field
 
 
 @dataclass
@@ -57,8 +57,12 @@ def _input_finding(ctx: Context, source: SourceFile) -> None:
         ctx.report("CT003", source.path, Span(1, 1, 1, 1), "empty file: nothing to audit")
 
 
-def run(paths: Sequence[str], options: AuditOptions) -> AuditResult:
-    sources = [read_source(p) for p in paths]
+def run(
+    paths: Sequence[str], options: AuditOptions, data: Mapping[str, bytes] | None = None
+) -> AuditResult:
+    """Audit ``paths``; ``data`` holds the bytes of those already read (walk, stdin)."""
+    known = data or {}
+    sources = [read_source(p, known.get(p)) for p in paths]
     hints = [h for s in sources for h in s.namespaces]
     namespaces = {s.path: namespace_for(s, hints, options.namespace) for s in sources}
     settings = {

@@ -15,10 +15,10 @@ import tempfile
 import tokenize
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from tuner.audit.sources import decode, is_python
 from tuner.finding import Edit, Finding
+from tuner.records import dataclass
 
 LINE_END = re.compile(r"\r\n|\r|\n")
 

@@ -6,8 +6,9 @@ happens later, in :mod:`tuner.audit.settings` and the checks.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Literal
+
+from tuner.records import dataclass, field
 
 ValueKind = Literal["known", "env", "unknown"]
 Origin = Literal["module", "conf.update", "conf.attr", "conf.item", "Celery()", "cmdline"]

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 import sys
-from dataclasses import dataclass, replace
 from pathlib import Path
 
 from tuner.audit import rulebook
 from tuner.finding import Severity
+from tuner.records import dataclass, replace
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -26,8 +26,11 @@ PYPROJECT_KEYS = (
     "fail-on",
     "namespace",
     "celery-version",
+    "exclude",
+    "extend-exclude",
 )
 CELERY_VERSION = re.compile(r"(\d+)\.(\d+)(\.\d+)?")
+PATTERN_KEYS = ("exclude", "extend_exclude")
 
 
 class OptionsError(Exception):
@@ -47,6 +50,11 @@ class AuditOptions:
     diff: bool = False
     # The Celery version the project runs ("5.6"), for advice that depends on it.
     celery_version: str | None = None
+    # Gitignore-style patterns for directory walks; ``exclude`` (None: the default folder names)
+    # replaces the defaults, ``extend_exclude`` adds to them.  Relative to ``exclude_base``.
+    exclude: tuple[str, ...] | None = None
+    extend_exclude: tuple[str, ...] = ()
+    exclude_base: str | None = None
 
     @property
     def target_version(self) -> tuple[int, int] | None:
@@ -138,6 +146,11 @@ def merge_pyproject(options: AuditOptions, path: Path | None, explicit: set[str]
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise OptionsError(f"{origin}: {key} must be a list of rule codes")
             changes[attr] = tuple(value)
+        elif attr in PATTERN_KEYS:
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise OptionsError(f"{origin}: {key} must be a list of gitignore-style patterns")
+            changes[attr] = tuple(value)
+            changes["exclude_base"] = str(path.resolve().parent)
         elif attr == "cpus":
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise OptionsError(f"{origin}: cpus must be a number")
@@ -146,7 +159,7 @@ def merge_pyproject(options: AuditOptions, path: Path | None, explicit: set[str]
             raise OptionsError(f"{origin}: {key} must be a string")
         else:
             changes[attr] = value
-        merged = replace(options, **changes)  # type: ignore[arg-type]
+        merged = replace(options, **changes)
         validate(merged, origin)
-    result = replace(options, **changes)  # type: ignore[arg-type]
+    result = replace(options, **changes)
     return result

@@ -8,10 +8,10 @@ from __future__ import annotations
 import functools
 import re
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 from tuner.finding import Category, Severity
+from tuner.records import dataclass
 
 if sys.version_info >= (3, 11):
     import tomllib

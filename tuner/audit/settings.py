@@ -12,11 +12,11 @@ Which module-level names Celery reads depends on the file's role:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal
 
 from tuner.audit import catalog
 from tuner.audit.model import Occurrence, SourceFile
+from tuner.records import dataclass
 
 Role = Literal["config", "django", "app"]
 Status = Literal["valid", "unknown", "removed", "not-read"]

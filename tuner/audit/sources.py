@@ -63,9 +63,16 @@ def decode(path: str, data: bytes) -> tuple[str | None, InputError | None]:
     return text.removeprefix("\ufeff"), None
 
 
-def read_source(path: str) -> SourceFile:
-    """Read and parse one file.  Never raises for bad input: the SourceFile carries the error."""
+def read_source(path: str, data: bytes | None = None) -> SourceFile:
+    """Read and parse one file.  Never raises for bad input: the SourceFile carries the error.
+
+    ``data``: the file's bytes when already read (by the walk, or from stdin); ``path`` then only
+    names the file and decides its reader."""
     kind: FileKind = "python" if is_python(path) else "text"
+    if data is not None:
+        if len(data) > MAX_BYTES:
+            return _error(path, kind, "file is over 2 MiB; files over 2 MiB are not audited")
+        return _parse_bytes(path, data)
     try:
         if os.path.isdir(path):
             return _error(path, kind, "is a directory, not a file (pass the files to audit)")
@@ -77,6 +84,11 @@ def read_source(path: str) -> SourceFile:
             data = f.read(MAX_BYTES + 1)
     except OSError as exc:
         return _error(path, kind, _os_error(exc))
+    return _parse_bytes(path, data)
+
+
+def _parse_bytes(path: str, data: bytes) -> SourceFile:
+    kind: FileKind = "python" if is_python(path) else "text"
     text, problem = decode(path, data)
     if problem is not None or text is None:
         return SourceFile(path=path, kind=kind, error=problem)

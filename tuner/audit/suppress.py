@@ -6,11 +6,11 @@ A suppression that silences nothing is itself reported (CT002), like ruff's RUF1
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 
 from tuner.audit import rulebook
 from tuner.audit.model import Span
 from tuner.finding import Finding
+from tuner.records import dataclass, field
 
 PATTERN = re.compile(r"#\s*celery-tune:\s*(ignore-file|ignore)\[([^\]]*)\]")
 

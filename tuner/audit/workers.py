@@ -12,13 +12,13 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import Literal
 
 from tuner.audit import catalog
 from tuner.audit.cpus import Cpus
 from tuner.audit.model import CommandLine, Option, SourceFile, Span, Value
 from tuner.audit.settings import Setting
+from tuner.records import dataclass, field
 
 
 @dataclass(frozen=True)

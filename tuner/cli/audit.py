@@ -6,14 +6,8 @@ from pathlib import Path
 
 import click
 
-from tuner.audit.options import FAIL_ON, FORMATS, WORKLOADS, AuditOptions, OptionsError
-from tuner.audit.options import merge_pyproject as _merge
-from tuner.commands.audit import audit as run_audit
-from tuner.commands.audit import default_pyproject
-
-
-def _split(values: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(v.strip() for value in values for v in value.split(",") if v.strip())
+from tuner.audit.options import FAIL_ON, FORMATS, WORKLOADS
+from tuner.commands.audit import from_args
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -36,6 +30,15 @@ def _split(values: tuple[str, ...]) -> tuple[str, ...]:
     type=click.Path(dir_okay=False, path_type=Path),
     help="pyproject.toml to read [tool.celery-tune] from (default: nearest).",
 )
+@click.option(
+    "--stdin-filename",
+    help="Name for the file read from stdin (`-`): decides its reader and the path in findings.",
+)
+@click.option(
+    "--force-exclude",
+    is_flag=True,
+    help="Apply exclusions and content sniffing to files named here too (pre-commit).",
+)
 def audit(
     paths: tuple[str, ...],
     output_format: str,
@@ -49,37 +52,28 @@ def audit(
     fix: bool,
     diff: bool,
     pyproject: Path | None,
+    stdin_filename: str | None,
+    force_exclude: bool,
 ) -> int:
     """Statically audit Celery config modules, Django settings and worker command lines.
 
-    Never imports or runs the audited code.  Exit codes: 0 clean, 1 findings, 2 error.
+    PATHS are files, folders to walk (default: the current folder; .gitignore and `exclude` are
+    respected) or `-` for stdin.  Never imports or runs the audited code.  Exit codes: 0 clean,
+    1 findings, 2 error.
     """
-    given = {
-        "select": bool(select),
-        "ignore": bool(ignore),
-        "fail_on": fail_on is not None,
-        "workload": workload is not None,
-        "cpus": cpus is not None,
-        "namespace": namespace is not None,
-        "celery_version": celery_version is not None,
-    }
-    options = AuditOptions(
-        select=_split(select),
-        ignore=_split(ignore),
-        fail_on=fail_on or "warning",  # type: ignore[arg-type]
-        workload=workload or "cpu",
+    return from_args(
+        paths,
+        output_format=output_format,
+        select=select,
+        ignore=ignore,
+        fail_on=fail_on,
+        workload=workload,
         cpus=cpus,
         namespace=namespace,
         celery_version=celery_version,
-        output_format=output_format,
         fix=fix,
         diff=diff,
+        pyproject=pyproject,
+        stdin_filename=stdin_filename,
+        force_exclude=force_exclude,
     )
-    try:
-        options = _merge(
-            options, pyproject or default_pyproject(), {k for k, v in given.items() if v}
-        )
-    except OptionsError as exc:
-        click.echo(f"celery-tune: error: {exc}", err=True)
-        return 2
-    return run_audit(paths, options)

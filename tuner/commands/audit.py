@@ -5,10 +5,10 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import BinaryIO, TextIO
 
-from tuner.audit import engine, fix, output
-from tuner.audit.options import AuditOptions, OptionsError, validate
+from tuner.audit import engine, output, walk
+from tuner.audit.options import AuditOptions, OptionsError, merge_pyproject, validate
 from tuner.finding import SEVERITY_RANK, Finding
 
 
@@ -25,8 +25,12 @@ def audit(
     *,
     out: TextIO | None = None,
     err: TextIO | None = None,
+    stdin: BinaryIO | None = None,
+    stdin_filename: str | None = None,
+    force_exclude: bool = False,
 ) -> int:
-    """Audit ``paths``; print the report to ``out``; return 0 clean, 1 findings, 2 error."""
+    """Audit ``paths`` (files, folders to walk, ``-`` for stdin; none: the current folder);
+    print the report to ``out``; return 0 clean, 1 findings, 2 error."""
     out = out or sys.stdout
     err = err or sys.stderr
     try:
@@ -34,11 +38,33 @@ def audit(
     except OptionsError as exc:
         err.write(f"celery-tune: error: {exc}\n")
         return 2
-    if not paths:
-        err.write("celery-tune: error: no files given (usage: celery-tune audit FILE...)\n")
+    if not paths and stdin_filename is not None:
+        paths = ["-"]
+    if list(paths).count("-") > 1:
+        err.write("celery-tune: error: `-` (stdin) can be given only once\n")
         return 2
-    result = engine.run(paths, options)
+    if "-" in paths and (options.fix or options.diff):
+        err.write("celery-tune: error: --fix and --diff cannot be used with stdin (`-`)\n")
+        return 2
+    rules = walk.Rules(options.exclude, options.extend_exclude, options.exclude_base)
+    found = walk.discover(paths, rules, force_exclude=force_exclude)
+    names: list[str] = []
+    data: dict[str, bytes] = {}
+    for item in found.files:
+        name = item.path
+        if name == "-":
+            name = stdin_filename or "-"
+            data[name] = (stdin or sys.stdin.buffer).read()
+        elif item.data is not None:
+            data[name] = item.data
+        names.append(name)
+    if not names and found.folders:
+        where = ", ".join(found.folders)
+        err.write(f"celery-tune: warning: no Celery config or worker command found in {where}\n")
+    result = engine.run(names, options, data)
     if options.fix or options.diff:
+        from tuner.audit import fix  # difflib, tempfile: only when fixing
+
         fixes = fix.plan(result.findings, result.unsuppressed)
         if options.diff:
             out.write(fix.diff(fixes))
@@ -50,10 +76,64 @@ def audit(
         fixed = sum(len(f.applied) for f in fixes)
         if fixed:
             err.write(f"Fixed {fixed} finding{'s' if fixed != 1 else ''}.\n")
-        result = engine.run(paths, options)
+        result = engine.run(names, options)
     code = exit_code(result.findings, result.input_errors, options.fail_on)
-    out.write(output.render(options.output_format, result.findings, len(paths), code))
+    out.write(output.render(options.output_format, result.findings, len(names), code))
     return code
+
+
+def _split(values: Sequence[str]) -> tuple[str, ...]:
+    return tuple(v.strip() for value in values for v in value.split(",") if v.strip())
+
+
+def from_args(
+    paths: Sequence[str],
+    *,
+    output_format: str = "text",
+    select: Sequence[str] = (),
+    ignore: Sequence[str] = (),
+    fail_on: str | None = None,
+    workload: str | None = None,
+    cpus: float | None = None,
+    namespace: str | None = None,
+    celery_version: str | None = None,
+    fix: bool = False,
+    diff: bool = False,
+    pyproject: Path | None = None,
+    stdin_filename: str | None = None,
+    force_exclude: bool = False,
+) -> int:
+    """``celery-tune audit`` from its parsed command line (click's, or the fast parser's in
+    :mod:`tuner.cli.audit_argv`): options from the command line win over ``[tool.celery-tune]``."""
+    given = {
+        "select": bool(select),
+        "ignore": bool(ignore),
+        "fail_on": fail_on is not None,
+        "workload": workload is not None,
+        "cpus": cpus is not None,
+        "namespace": namespace is not None,
+        "celery_version": celery_version is not None,
+    }
+    options = AuditOptions(
+        select=_split(select),
+        ignore=_split(ignore),
+        fail_on=fail_on or "warning",  # type: ignore[arg-type]
+        workload=workload or "cpu",
+        cpus=cpus,
+        namespace=namespace,
+        celery_version=celery_version,
+        output_format=output_format,
+        fix=fix,
+        diff=diff,
+    )
+    try:
+        options = merge_pyproject(
+            options, pyproject or default_pyproject(), {k for k, v in given.items() if v}
+        )
+    except OptionsError as exc:
+        sys.stderr.write(f"celery-tune: error: {exc}\n")
+        return 2
+    return audit(paths, options, stdin_filename=stdin_filename, force_exclude=force_exclude)
 
 
 def default_pyproject() -> Path | None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import re
 
-from tuner.audit.context import Context, pool_kind, where
+from tuner.audit.context import Context, elsewhere, pool_kind, where
 from tuner.audit.model import Value
 from tuner.audit.workers import Entry, Worker
 
@@ -45,20 +45,28 @@ def _performance(ctx: Context, w: Worker, pool: str | None) -> None:
     conc = w.get("worker_concurrency")
     n = _number(_known(conc.value)) if conc else None
     # An unstated pool is Celery's default, prefork.
+    pool_entry = w.get("worker_pool")
     if pool in ("prefork", None) and conc and n is not None and allowed and n > allowed:
         auto = ""
         if _in_container(w) and ctx.celery_version is not None and ctx.celery_version >= (5, 7):
             auto = "; on Celery 5.7+ `--concurrency auto` sizes the pool from the CPU quota"
+        pool_at = elsewhere(pool_entry, conc.path)
+        children = f"prefork children (the pool{pool_at})" if pool_at else "prefork children"
         ctx.report_entry(
             "CT201",
             conc,
-            f"`{where(conc)}` = {n:g} prefork children for {w.cpus}: CPU-bound tasks only take "
+            f"`{where(conc)}` = {n:g} {children} for {w.cpus}: CPU-bound tasks only take "
             f"turns, and each child costs memory{auto}",
         )
     mtpc = w.get("worker_max_tasks_per_child")
     if pool in ("prefork", None) and mtpc is not None and _known(mtpc.value) == 1:
-        ctx.report_entry("CT207", mtpc, f"`{where(mtpc)}` = 1 forks a new child for every task")
-    pool_entry = w.get("worker_pool")
+        pool_at = elsewhere(pool_entry, mtpc.path)
+        ctx.report_entry(
+            "CT207",
+            mtpc,
+            f"`{where(mtpc)}` = 1 forks a new child for every task"
+            f"{' (the prefork pool' + pool_at + ')' if pool_at else ''}",
+        )
     if pool in GREEN_OR_THREADS and pool_entry is not None and n != 1:
         ctx.report_entry(
             "CT202",
@@ -85,7 +93,8 @@ def _performance(ctx: Context, w: Worker, pool: str | None) -> None:
         ctx.report_entry(
             "CT203",
             anchor,
-            f"late acks with a prefetch multiplier of {mult_n:g}: each child reserves "
+            f"late acks{elsewhere(acks, anchor.path)} with a prefetch multiplier of {mult_n:g}: "
+            f"each child reserves "
             f"{mult_n:g} tasks it cannot start; set worker_prefetch_multiplier = 1",
         )
     if (
@@ -137,6 +146,7 @@ def _unconfigured_in_pod(ctx: Context, w: Worker, conc: Entry | None, pool: str 
 
 
 def _ignored_by_pool(ctx: Context, w: Worker, pool: str | None) -> None:
+    pool_entry = w.get("worker_pool")
     if pool in ("threads", "solo", "gevent", "eventlet"):
         for name in ("worker_max_tasks_per_child", "worker_max_memory_per_child"):
             e = w.get(name)
@@ -144,14 +154,16 @@ def _ignored_by_pool(ctx: Context, w: Worker, pool: str | None) -> None:
                 ctx.report_entry(
                     "CT104",
                     e,
-                    f"`{where(e)}` only works with prefork; the {pool} pool ignores it",
+                    f"`{where(e)}` only works with prefork; the {pool} pool"
+                    f"{elsewhere(pool_entry, e.path)} ignores it",
                 )
     conc = w.get("worker_concurrency")
     if pool == "solo" and conc is not None and _number(_known(conc.value)) not in (None, 1.0):
         ctx.report_entry(
             "CT104",
             conc,
-            f"`{where(conc)}` is ignored by the solo pool: it runs one task at a time",
+            f"`{where(conc)}` is ignored by the solo pool{elsewhere(pool_entry, conc.path)}: "
+            "it runs one task at a time",
         )
 
 
@@ -170,8 +182,8 @@ def _reliability(ctx: Context, w: Worker) -> None:
         ctx.report_entry(
             "CT106",
             soft_e,
-            f"soft time limit {soft:g}s is not below the hard limit {hard:g}s: "
-            "the soft limit never fires",
+            f"soft time limit {soft:g}s is not below the hard limit {hard:g}s"
+            f"{elsewhere(hard_e, soft_e.path)}: the soft limit never fires",
         )
     acks_e, reject_e = w.get("task_acks_late"), w.get("task_reject_on_worker_lost")
     acks = _known(w.value("task_acks_late"))
@@ -179,7 +191,12 @@ def _reliability(ctx: Context, w: Worker) -> None:
         ctx.report_entry(
             "CT113",
             reject_e,
-            "task_reject_on_worker_lost has no effect without task_acks_late = True",
+            "task_reject_on_worker_lost has no effect without task_acks_late = True"
+            + (
+                f" (task_acks_late = False{elsewhere(acks_e, reject_e.path)})"
+                if elsewhere(acks_e, reject_e.path)
+                else ""
+            ),
         )
     if acks_e is not None and acks is True and reject_e is None and w.config_known:
         ctx.report_entry(
@@ -194,14 +211,16 @@ def _reliability(ctx: Context, w: Worker) -> None:
     if scheme in VISIBILITY_DEFAULTS and limit is not None and limit_e is not None:
         options = _known(w.value("broker_transport_options"))
         vt = VISIBILITY_DEFAULTS[scheme]
+        vt_entry = w.get("broker_url")
         if isinstance(options, dict) and _number(options.get("visibility_timeout")) is not None:
             vt = float(options["visibility_timeout"])
+            vt_entry = w.get("broker_transport_options")
         if vt < limit:
             ctx.report_entry(
                 "CT301",
                 limit_e,
-                f"tasks may run {limit:g}s but the {scheme} visibility_timeout is {vt:g}s: "
-                "unacked tasks are redelivered and run twice",
+                f"tasks may run {limit:g}s but the {scheme} visibility_timeout is {vt:g}s"
+                f"{elsewhere(vt_entry, limit_e.path)}: unacked tasks are redelivered and run twice",
             )
     if not w.config_known:
         return

@@ -10,7 +10,6 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Callable, Mapping, MutableMapping, Sequence
-from dataclasses import dataclass, field
 from itertools import pairwise
 
 from tuner.audit.model import CommandLine, Option, Span, Value
@@ -26,6 +25,7 @@ from tuner.audit.readers.shellwords import (
     tokenize,
 )
 from tuner.audit.readers.worker_options import OptionSpec
+from tuner.records import dataclass, field
 
 __all__ = [
     "FileText",

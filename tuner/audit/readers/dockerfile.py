@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
 
 from tuner.audit.model import CommandLine, InputError
 from tuner.audit.readers.cmdline import Finder, run_script
@@ -27,6 +26,7 @@ from tuner.audit.readers.shellwords import (
     expand_word,
     tokenize,
 )
+from tuner.records import dataclass, field
 
 DIRECTIVE = re.compile(r"#\s*([A-Za-z][A-Za-z0-9_]*)\s*=\s*(\S+)\s*$")
 INSTRUCTION = re.compile(r"\s*([A-Za-z]+)(?:\s+|$)")

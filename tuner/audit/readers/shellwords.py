@@ -15,11 +15,11 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Literal
 
 from tuner.audit.model import Span, ValueKind
+from tuner.records import dataclass, field
 
 LINE_END = re.compile(r"\r\n|\r|\n")
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")

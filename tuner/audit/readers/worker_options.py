@@ -11,8 +11,9 @@ cannot tell an explicit ``prefork`` from its default).  Such an option overrides
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal
+
+from tuner.records import dataclass
 
 Kind = Literal["flag", "int", "float", "str", "choice", "list", "autoscale", "concurrency"]
 
