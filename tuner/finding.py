@@ -42,6 +42,8 @@ class Finding:
     fix: str = ""
     url: str = ""
     edit: Edit | None = None
+    # A finding fixed as a whole (every old name of a module): the edits after ``edit``.
+    extra_edits: tuple[Edit, ...] = ()
 
     @property
     def sort_key(self) -> tuple[str, int, int, str]:

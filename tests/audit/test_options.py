@@ -52,3 +52,58 @@ def test_workload_io_turns_cpu_rules_off(tmp_path: Path) -> None:
     cpu = {f.code for f in engine.run([str(path)], AuditOptions(cpus=2)).findings}
     io_ = {f.code for f in engine.run([str(path)], AuditOptions(cpus=2, workload="io")).findings}
     assert "CT202" in cpu and "CT202" not in io_
+
+
+# CT101 (default), CT207 (opt-in); the time limit keeps opt-in CT303 quiet under ALL.
+CONFIG = "worker_num_processes = 4\nworker_max_tasks_per_child = 1\ntask_time_limit = 60\n"
+
+
+def _found(tmp_path: Path, **kw: object) -> set[str]:
+    from tuner.audit import engine
+
+    path = tmp_path / "celeryconfig.py"
+    path.write_text(CONFIG)
+    return {f.code for f in engine.run([str(path)], AuditOptions(cpus=2, **kw)).findings}  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("kw", "expected"),
+    [
+        ({}, {"CT101"}),  # the default set: opt-in CT207 is off
+        ({"extend_select": ("CT207",)}, {"CT101", "CT207"}),
+        ({"extend_select": ("fork-per-task",)}, {"CT101", "CT207"}),
+        ({"select": ("CT2",)}, {"CT207"}),  # select replaces the default set, opt-in included
+        ({"select": ("ALL",)}, {"CT101", "CT207"}),
+        ({"select": ("ALL",), "ignore": ("CT1",)}, {"CT207"}),
+        ({"select": ("CT207",), "ignore": ("CT2",)}, {"CT207"}),  # the more specific wins
+        ({"select": ("CT2",), "ignore": ("CT207",)}, set()),
+        ({"ignore": ("ALL",)}, set()),
+        ({"extend_select": ("ALL",), "ignore": ("CT101",)}, {"CT207"}),
+    ],
+)
+def test_ruff_style_selection(tmp_path: Path, kw: dict[str, object], expected: set[str]) -> None:
+    assert _found(tmp_path, **kw) == expected
+
+
+def test_extend_select_from_pyproject_and_the_cli(tmp_path: Path) -> None:
+    path = _pyproject(tmp_path, 'extend-select = ["CT207"]\ncpus = 2\n')
+    merged = merge_pyproject(AuditOptions(), path, explicit=set())
+    assert merged.extend_select == ("CT207",)
+    config = tmp_path / "celeryconfig.py"
+    config.write_text(CONFIG)
+    proc = run_cli("audit", str(config), cwd=tmp_path)
+    assert proc.returncode == 1 and "CT207" in proc.stdout and "CT101" in proc.stdout
+    proc = run_cli("audit", "--ignore", "CT101", str(config), cwd=tmp_path)
+    assert "CT101" not in proc.stdout and "CT207" in proc.stdout
+    proc = run_cli("audit", "--select", "CT1", "--extend-select", "CT9", str(config), cwd=tmp_path)
+    assert proc.returncode == 2 and "unknown rule code or prefix 'CT9'" in proc.stderr
+
+
+def test_rules_lists_the_set(tmp_path: Path) -> None:
+    proc = run_cli("rules", cwd=tmp_path)
+    line = next(x for x in proc.stdout.splitlines() if x.startswith("CT303"))
+    assert "opt-in" in line
+    proc = run_cli("rules", "--json", cwd=tmp_path)
+    import json
+
+    assert {r["code"]: r["set"] for r in json.loads(proc.stdout)}["CT101"] == "default"

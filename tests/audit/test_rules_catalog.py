@@ -34,6 +34,15 @@ def test_rule_metadata(rule: rulebook.Rule) -> None:
     assert rule.category in ("performance", "reliability", "security", "correctness", "deprecation")
     assert rule.workloads and set(rule.workloads) <= set(rulebook.WORKLOADS)
     assert rule.fix.strip() and rule.url.startswith("https://")
+    assert rule.rule_set in rulebook.RULE_SETS
+
+
+@pytest.mark.parametrize("rule", RULES, ids=lambda r: r.code)
+def test_rule_docs_state_the_set_and_why(rule: rulebook.Rule) -> None:
+    what = rule.docs.split("## What it does", 1)[1].split("\n## ", 1)[0]
+    match = re.search(r"^Set: \*\*([\w-]+)[^*]*\*\*\. (\S.{20,})", what, re.MULTILINE | re.DOTALL)
+    assert match, f"{rule.code}: 'What it does' must end with 'Set: **<set>**. <why>'"
+    assert match.group(1) == rule.rule_set
 
 
 @pytest.mark.parametrize("rule", RULES, ids=lambda r: r.code)
@@ -58,13 +67,15 @@ def test_every_rule_is_reported_by_some_check_and_every_reported_code_exists() -
 
 def test_readme_table_matches_the_rule_files() -> None:
     table = (ROOT / "rules" / "README.md").read_text()
-    rows = re.findall(r"^\| (CT\d{3}) \| ([a-z0-9-]+) \| (\w+) \| (\w+) \|", table, re.MULTILINE)
-    assert {(c, n, s, k) for c, n, s, k in rows} == {
-        (r.code, r.name, r.severity, r.category) for r in RULES
-    }
+    rows = re.findall(
+        r"^\| (CT\d{3}) \| ([a-z0-9-]+) \| (\w+) \| (\w+) \| ([\w-]+) \|", table, re.MULTILINE
+    )
+    assert set(rows) == {(r.code, r.name, r.severity, r.category, r.rule_set) for r in RULES}
 
 
 def test_front_matter_is_plain_toml() -> None:
     for rule in RULES:
         head = rule.path.read_text().split("+++")[1]
-        assert tomllib.loads(head)["code"] == rule.code
+        meta = tomllib.loads(head)
+        assert meta["code"] == rule.code
+        assert meta["set"] in rulebook.RULE_SETS, f"{rule.code}: `set` must be written out"

@@ -174,6 +174,18 @@ def old_name(new: str) -> str | None:
     return str(raw["old_names"][0]) if raw is not None and raw["old_names"] else None
 
 
+@lru_cache(maxsize=1)
+def celery_keys() -> tuple[frozenset[str], dict[str, str], dict[str, str]]:
+    """Celery's own ``SETTING_KEYS``, ``_TO_NEW_KEY`` and ``_TO_OLD_KEY``
+    (``celery/app/defaults.py``): only settings of ``defaults.py``, which is what
+    ``detect_settings`` compares."""
+    cat = _load()
+    new = frozenset(n for n, raw in cat.raw.items() if raw["source"] == "defaults.py")
+    to_new = {old: n for n in new for old in cat.raw[n]["old_names"]}
+    to_old = {n: cat.raw[n]["old_names"][0] for n in new if cat.raw[n]["old_names"]}
+    return new, to_new, to_old
+
+
 def is_new(name: str) -> bool:
     return name in _load().raw
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from tuner.audit import rulebook
 from tuner.audit.model import SourceFile, Span, Value
-from tuner.audit.settings import Setting
+from tuner.audit.settings import Setting, is_test_only
 from tuner.audit.workers import Entry, Project, Worker
 from tuner.finding import Edit, Finding
 from tuner.records import dataclass, field
@@ -23,6 +23,8 @@ POOL_ALIASES = {
     "custom": "custom",
 }
 SECRET_IN_URL = re.compile(r"(://[^:/@\s]*:)([^@\s]+)@")
+# Rules about how a worker runs: they do not apply to a test-only settings module.
+WORKER_PREFIXES = ("CT104", "CT105", "CT106", "CT109", "CT112", "CT113", "CT2", "CT3")
 PREFORK_CLASSES = ("celery.concurrency.prefork:TaskPool", "tuner.pools:AffinityPool")
 
 
@@ -56,6 +58,18 @@ class Context:
     findings: list[Finding] = field(default_factory=list)
     # The Celery version the audited project runs (``--celery-version``), when given.
     celery_version: tuple[int, int] | None = None
+    _test_only: dict[str, str | None] = field(default_factory=dict)
+
+    def test_only(self, path: str) -> str | None:
+        """Why the file at ``path`` is a test-only settings module (see ``is_test_only``)."""
+        if path not in self._test_only:
+            source = next((s for s in self.sources if s.path == path), None)
+            self._test_only[path] = (
+                None
+                if source is None or source.kind != "python"
+                else is_test_only(source, self.settings.get(path, []))
+            )
+        return self._test_only[path]
 
     def report(
         self,
@@ -67,10 +81,13 @@ class Context:
         setting: str | None = None,
         value: Value | str | None = None,
         edit: Edit | None = None,
+        extra_edits: tuple[Edit, ...] = (),
     ) -> None:
         rule = rulebook.all_rules()[code]
         if self.workload not in rule.workloads:
             return
+        if code.startswith(WORKER_PREFIXES) and self.test_only(path):
+            return  # no worker reads a test settings module: worker rules do not apply
         shown = value.describe() if isinstance(value, Value) else value
         if shown is not None:
             shown = mask(shown)
@@ -92,6 +109,7 @@ class Context:
                 fix=rule.fix,
                 url=rule.url,
                 edit=edit,
+                extra_edits=extra_edits if edit is not None else (),
             )
         )
 

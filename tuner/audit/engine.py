@@ -89,6 +89,9 @@ def run(
     findings, unused = suppress.apply(findings, texts)
     unused_ctx = Context(sources, settings, namespaces, projects, workers, options.workload)
     for path, sup, code in unused:
+        rule = rulebook.lookup(code)
+        if rule is not None and not options.enabled(rule.code, rule.name):
+            continue  # a rule not selected cannot be matched: its suppression is not unused
         unused_ctx.report("CT002", path, suppress.span_of(sup), suppress.unused_message(code))
     findings += [f for f in unused_ctx.findings if options.enabled(f.code, f.name)]
     findings.sort(key=lambda f: f.sort_key)

@@ -1,8 +1,9 @@
 """Apply safe fixes in place, or show them as a unified diff.
 
 Fixes are exact-span replacements of a setting's name, so comments, quotes and formatting stay as
-they were.  Old-name renames (CT501) are all-or-nothing per file: renaming only some of them would
-mix old and new names, which Celery refuses to start with.
+they were.  Old-name renames (CT501) are one finding per module, fixed as a whole (as
+``celery upgrade settings`` does): renaming only some of them would mix old and new names, which
+Celery refuses to start with.
 """
 
 from __future__ import annotations
@@ -54,17 +55,14 @@ def _apply(text: str, edits: Sequence[Edit]) -> str:
 
 
 def plan(findings: Sequence[Finding], all_findings: Sequence[Finding]) -> list[FileFix]:
-    """What fixing ``findings`` would change.  ``all_findings`` (before suppression) decides
-    whether every old name in a file can be renamed together."""
+    """What fixing ``findings`` would change.  ``all_findings`` (before suppression) is kept for
+    callers; each finding's edits are applied together or not at all."""
     by_path: dict[str, list[Finding]] = defaultdict(list)
     for f in findings:
         if f.edit is not None:
             by_path[f.path].append(f)
     fixes = []
     for path, chosen in sorted(by_path.items()):
-        old_all = [f for f in all_findings if f.path == path and f.code == "CT501"]
-        old_ok = all(f in chosen and f.edit is not None for f in old_all)
-        chosen = [f for f in chosen if f.code != "CT501" or old_ok]
         if not chosen:
             continue
         with open(path, "rb") as fh:
@@ -75,7 +73,8 @@ def plan(findings: Sequence[Finding], all_findings: Sequence[Finding]) -> list[F
         encoding = "utf-8"
         if is_python(path):
             encoding = tokenize.detect_encoding(io.BytesIO(data).readline)[0]
-        after = _apply(text, [f.edit for f in chosen if f.edit is not None])
+        edits = [e for f in chosen if f.edit is not None for e in (f.edit, *f.extra_edits)]
+        after = _apply(text, edits)
         if after != text:
             fixes.append(FileFix(path, text, after, tuple(chosen), encoding))
     return fixes

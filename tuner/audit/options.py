@@ -22,6 +22,7 @@ PYPROJECT_KEYS = (
     "cpus",
     "workload",
     "select",
+    "extend-select",
     "ignore",
     "fail-on",
     "namespace",
@@ -31,6 +32,7 @@ PYPROJECT_KEYS = (
 )
 CELERY_VERSION = re.compile(r"(\d+)\.(\d+)(\.\d+)?")
 PATTERN_KEYS = ("exclude", "extend_exclude")
+SELECTOR_KEYS = ("select", "extend_select", "ignore")
 
 
 class OptionsError(Exception):
@@ -41,6 +43,7 @@ class OptionsError(Exception):
 class AuditOptions:
     select: tuple[str, ...] = ()
     ignore: tuple[str, ...] = ()
+    extend_select: tuple[str, ...] = ()
     fail_on: Severity = "warning"
     workload: str = "cpu"
     cpus: float | None = None
@@ -62,18 +65,39 @@ class AuditOptions:
         return (int(m.group(1)), int(m.group(2))) if m else None
 
     def enabled(self, code: str, name: str) -> bool:
-        def hit(patterns: tuple[str, ...]) -> bool:
-            return any(code.startswith(p.upper()) or name == p.lower() for p in patterns)
-
-        if self.select and not hit(self.select):
+        """Ruff's rule selection: ``select`` (default: the default set) plus ``extend-select``,
+        minus ``ignore``; when a rule matches both, the more specific selector wins (a full code
+        or name over a prefix, a longer prefix over a shorter one, ``ALL`` least), and on a tie
+        ``ignore`` wins."""
+        chosen = _specificity(self.select + self.extend_select, code, name)
+        if not self.select:
+            rule = rulebook.all_rules().get(code)
+            if rule is None or rule.default:
+                chosen = max(chosen, 0)
+        if chosen < 0:
             return False
-        return not hit(self.ignore)
+        return _specificity(self.ignore, code, name) < chosen
+
+
+def _specificity(patterns: tuple[str, ...], code: str, name: str) -> int:
+    """How specifically ``patterns`` name this rule: -1 not at all, 1 ``ALL``, else the length
+    of the matching code prefix (a full code or the name: 100).  The default set counts 0."""
+    best = -1
+    for p in patterns:
+        upper = p.upper()
+        if upper == "ALL":
+            best = max(best, 1)
+        elif upper == code or p.lower() == name:
+            best = max(best, 100)
+        elif code.startswith(upper):
+            best = max(best, len(upper))
+    return best
 
 
 def _check_selector(value: str, origin: str) -> str:
     value = value.strip()
     known = rulebook.all_rules()
-    if value.upper() in known or rulebook.lookup(value) is not None:
+    if value.upper() == "ALL" or value.upper() in known or rulebook.lookup(value) is not None:
         return value
     if value.upper().startswith("CT") and any(c.startswith(value.upper()) for c in known):
         return value
@@ -89,7 +113,7 @@ def validate(options: AuditOptions, origin: str = "command line") -> AuditOption
         raise OptionsError(f"{origin}: cpus must be a positive number")
     if options.celery_version is not None and options.target_version is None:
         raise OptionsError(f"{origin}: celery-version must look like 5.6 or 5.6.2")
-    for value in options.select + options.ignore:
+    for value in options.select + options.extend_select + options.ignore:
         _check_selector(value, origin)
     return options
 
@@ -142,7 +166,7 @@ def merge_pyproject(options: AuditOptions, path: Path | None, explicit: set[str]
         if attr in explicit:
             continue
         origin = f"{path}:{_line_of(text, key)}"
-        if attr in ("select", "ignore"):
+        if attr in SELECTOR_KEYS:
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise OptionsError(f"{origin}: {key} must be a list of rule codes")
             changes[attr] = tuple(value)

@@ -22,6 +22,9 @@ SECTIONS = ("What it does", "Why is this bad?", "Example", "Use instead", "Refer
 CODE_RE = re.compile(r"^CT\d{3}$")
 NAME_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 WORKLOADS = ("cpu", "io", "mixed")
+RULE_SETS = ("default", "opt-in")
+"""``default``: on unless deselected (near-certain problems); ``opt-in``: advice that depends on
+context a file cannot show, on only through ``select``/``extend-select``."""
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,11 @@ class Rule:
     fix: str
     url: str
     path: Path
+    rule_set: str = "default"
+
+    @property
+    def default(self) -> bool:
+        return self.rule_set == "default"
 
     @property
     def docs(self) -> str:
@@ -77,6 +85,7 @@ def _load(path: Path) -> Rule:
         fix=meta["fix"],
         url=meta["url"],
         path=path,
+        rule_set=meta.get("set", "default"),  # tests require it written out
     )
 
 

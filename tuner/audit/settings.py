@@ -4,8 +4,9 @@ Which module-level names Celery reads depends on the file's role:
 
 * a config module (``config_from_object('celeryconfig')``): every module attribute, in old
   UPPERCASE or new lowercase style;
-* Django settings read with a namespace (``namespace='CELERY'``): only ``CELERY_`` + the new name in
-  upper case; old names are not read at all;
+* Django settings read with a namespace (``namespace='CELERY'``): ``CELERY_`` + the new name in
+  upper case, and also the bare new and old names (``BROKER_URL``, ``CELERY_TRACK_STARTED``),
+  see :func:`_namespaced`; every other name is the project's own;
 * an app module (it calls ``Celery(...)``): its module-level variables are plain variables; only
   ``app.conf`` writes and ``Celery(broker=..., backend=...)`` are settings.
 """
@@ -19,8 +20,9 @@ from tuner.audit.model import Occurrence, SourceFile
 from tuner.records import dataclass
 
 Role = Literal["config", "django", "app"]
-Status = Literal["valid", "unknown", "removed", "not-read"]
+Status = Literal["valid", "unknown", "removed"]
 STRICT_ORIGINS = ("conf.update", "conf.attr", "conf.item", "Celery()")
+CELERY_OLD_PREFIXES = ("CELERY_", "CELERYD_", "CELERYBEAT_", "CELERYMON_", "BROKER_")
 
 
 @dataclass(frozen=True)
@@ -39,17 +41,78 @@ class Setting:
     namespace: str | None = None
 
 
+DJANGO_HINTS = frozenset(
+    {
+        "ALLOWED_HOSTS",
+        "ASGI_APPLICATION",
+        "AUTH_PASSWORD_VALIDATORS",
+        "AUTH_USER_MODEL",
+        "CSRF_COOKIE_SECURE",
+        "CSRF_TRUSTED_ORIGINS",
+        "DATABASES",
+        "DEFAULT_AUTO_FIELD",
+        "EMAIL_BACKEND",
+        "INSTALLED_APPS",
+        "LANGUAGE_CODE",
+        "MEDIA_ROOT",
+        "MEDIA_URL",
+        "MIDDLEWARE",
+        "ROOT_URLCONF",
+        "SECRET_KEY",
+        "SECURE_SSL_REDIRECT",
+        "SESSION_COOKIE_SECURE",
+        "STATICFILES_STORAGE",
+        "STATIC_ROOT",
+        "STATIC_URL",
+        "TEMPLATES",
+        "USE_TZ",
+        "WSGI_APPLICATION",
+        "X_FRAME_OPTIONS",
+    }
+)
+"""Names only Django settings have: a split settings file (``settings/production.py`` doing
+``from .base import *``) often has none of the reader's core names but some of these."""
+
+
+def django_settings(source: SourceFile) -> bool:
+    """Whether ``source`` looks like (part of) Django settings."""
+    if source.django_like:
+        return not source.has_app
+    if source.has_app:
+        return False
+    parts = source.path.replace("\\", "/").split("/")
+    if parts[-1] == "settings.py" or "settings" in parts[:-1]:
+        return True
+    return any(o.origin == "module" and o.key in DJANGO_HINTS for o in source.occurrences)
+
+
+def _namespace_style(occ_key: str) -> bool:
+    """``CELERY_`` + a new name that is not also an old name (``CELERY_WORKER_CONCURRENCY``)."""
+    if not occ_key.startswith("CELERY_"):
+        return False
+    return catalog.get(occ_key[len("CELERY_") :].lower()) is not None and not catalog.is_old(
+        occ_key
+    )
+
+
 def infer_namespace(source: SourceFile) -> str | None:
-    """Django settings that write ``CELERY_<NEW_NAME>`` are read with namespace CELERY."""
-    if not source.django_like:
+    """Settings that write ``CELERY_<NEW_NAME>`` are read with namespace CELERY: in Django
+    settings, one such name is enough; elsewhere (not in an app module or a ``celeryconfig.py``,
+    which ``config_from_object('celeryconfig')`` reads without one), they must be most of the
+    module's setting names, since nobody writes that style for a config read without a
+    namespace."""
+    if source.has_app:
         return None
-    for occ in source.occurrences:
-        if occ.origin != "module" or not occ.key.startswith("CELERY_"):
-            continue
-        rest = occ.key[len("CELERY_") :].lower()
-        if catalog.get(rest) is not None and not catalog.is_old(occ.key):
-            return "CELERY"
-    return None
+    keys = [o.key for o in source.occurrences if o.origin == "module"]
+    styled = sum(1 for k in keys if _namespace_style(k))
+    if not styled:
+        return None
+    if django_settings(source):
+        return "CELERY"
+    if source.path.replace("\\", "/").rsplit("/", 1)[-1] == "celeryconfig.py":
+        return None
+    plain = sum(1 for k in keys if catalog.is_new(k) or catalog.is_old(k))
+    return "CELERY" if styled > plain else None
 
 
 def role_of(source: SourceFile, namespace: str | None) -> Role:
@@ -74,6 +137,42 @@ def _classify(occ: Occurrence, key: str, namespace: str | None) -> Setting:
     return Setting(occ, key, None, None, "unknown", namespace)
 
 
+def _namespaced(occ: Occurrence, namespace: str) -> Setting | None:
+    """A name of Django settings read with ``namespace``.  Celery looks a setting up as
+    ``CELERY_`` + the new name in upper case, then the bare new name, then the bare old name
+    (``ConfigurationView._to_keys`` in ``celery/utils/collections.py``, with the
+    ``_new_key_to_old`` key function of ``celery/app/utils.py``): so ``CELERY_TRACK_STARTED``
+    and even ``BROKER_URL`` are read (old names, which Celery warns about).  Celery also reads
+    generated old names such as ``S3_BUCKET`` or ``REDIS_HOST``, but in Django settings those
+    are the project's own (django-storages, its cache): only old names that are plainly
+    Celery's (``CELERY``/``CELERYD``/``CELERYBEAT``/``BROKER_``) count.  Any other name without
+    the prefix is the project's own."""
+    prefix = namespace.rstrip("_") + "_"
+    key = occ.key
+    rest = key[len(prefix) :] if key.startswith(prefix) else None
+    if rest is not None and rest.isupper() and catalog.get(rest.lower()) is not None:
+        return Setting(occ, rest.lower(), rest.lower(), "new", "valid", namespace)
+    if catalog.is_new(key):
+        return Setting(occ, key, key, "new", "valid", namespace)
+    if catalog.is_old(key) and key.startswith(CELERY_OLD_PREFIXES):
+        return Setting(occ, key, catalog.new_name(key), "old", "valid", namespace)
+    if rest is None:
+        return None
+    lowered = rest.lower()
+    if (
+        catalog.looks_like_setting(lowered)
+        or catalog.is_old(rest)
+        or catalog.removed(key) is not None
+        or catalog.removed(rest) is not None
+    ):
+        if catalog.removed(key) is not None:
+            return Setting(occ, key, None, None, "removed", namespace)
+        if catalog.removed(rest) is not None:
+            return Setting(occ, rest, None, None, "removed", namespace)
+        return Setting(occ, lowered, None, None, "unknown", namespace)
+    return None
+
+
 def read_settings(source: SourceFile, namespace: str | None) -> list[Setting]:
     """The occurrences of ``source`` that Celery would read (or that look meant to be read)."""
     role = role_of(source, namespace)
@@ -85,22 +184,9 @@ def read_settings(source: SourceFile, namespace: str | None) -> list[Setting]:
         if role == "app":
             continue
         if role == "django" and namespace:
-            prefix = namespace.rstrip("_") + "_"
-            if occ.key.startswith(prefix):
-                rest = occ.key[len(prefix) :]
-                key = rest.lower()
-                if (
-                    catalog.get(key)
-                    or catalog.looks_like_setting(key)
-                    or catalog.is_old(rest)
-                    or catalog.is_old(occ.key)
-                ):
-                    found.append(_classify(occ, key, namespace))
-            elif catalog.is_old(occ.key):
-                # BROKER_URL in namespaced Django settings: Celery never reads it.
-                found.append(
-                    Setting(occ, occ.key, catalog.new_name(occ.key), "old", "not-read", namespace)
-                )
+            setting = _namespaced(occ, namespace)
+            if setting is not None:
+                found.append(setting)
             continue
         if (
             catalog.is_new(occ.key)
@@ -109,3 +195,46 @@ def read_settings(source: SourceFile, namespace: str | None) -> list[Setting]:
         ):
             found.append(_classify(occ, occ.key, None))
     return found
+
+
+TEST_NAMES = (
+    "settings_test.py",
+    "test_settings.py",
+    "testsettings.py",
+    "test.py",
+    "tests.py",
+    "testing.py",
+    "conftest.py",
+)
+TEST_DIRS = frozenset({"tests", "test", "testing"})
+DEV_NAMES = (
+    "dev.py",
+    "development.py",
+    "local.py",
+    "settings_dev.py",
+    "dev_settings.py",
+    "local_settings.py",
+    "settings_local.py",
+)
+
+
+def is_test_only(source: SourceFile, settings: list[Setting]) -> str | None:
+    """Why ``source`` configures tests or development rather than a worker (None when it does
+    not): a test settings file name, a file under ``tests/``, eager mode with a ``memory://``
+    broker, or eager mode in a development settings file (``dev.py``, ``local.py``).  Eager mode
+    runs every task in the caller, so such a module is never what a worker runs with."""
+    parts = source.path.replace("\\", "/").split("/")
+    name = parts[-1]
+    if name in TEST_NAMES or name.endswith("_test.py") or name.startswith("test_"):
+        return f"{name} is a test settings file"
+    if TEST_DIRS.intersection(parts[:-1]):
+        return "it is under a tests folder"
+    values = {s.name: s.occ.value.value for s in settings if s.name and s.occ.value.judgeable}
+    if values.get("task_always_eager") is not True:
+        return None
+    broker = values.get("broker_url")
+    if isinstance(broker, str) and broker.startswith("memory://"):
+        return "it runs tasks eagerly with a memory:// broker"
+    if name in DEV_NAMES:
+        return f"{name} is a development settings file that runs tasks eagerly"
+    return None

@@ -15,7 +15,12 @@ from tuner.commands.audit import from_args
 @click.option(
     "--format", "output_format", type=click.Choice(FORMATS), default="text", show_default=True
 )
-@click.option("--select", multiple=True, help="Only these rule codes, prefixes or names.")
+@click.option(
+    "--select", multiple=True, help="Only these rule codes, prefixes, names or ALL [default set]."
+)
+@click.option(
+    "--extend-select", multiple=True, help="Add these rules to the selection (opt-in rules)."
+)
 @click.option("--ignore", multiple=True, help="Skip these rule codes, prefixes or names.")
 @click.option("--fail-on", type=click.Choice(FAIL_ON), help="Lowest severity that fails [warning].")
 @click.option("--workload", type=click.Choice(WORKLOADS), help="cpu (default) enables CPU rules.")
@@ -43,6 +48,7 @@ def audit(
     paths: tuple[str, ...],
     output_format: str,
     select: tuple[str, ...],
+    extend_select: tuple[str, ...],
     ignore: tuple[str, ...],
     fail_on: str | None,
     workload: str | None,
@@ -65,6 +71,7 @@ def audit(
         paths,
         output_format=output_format,
         select=select,
+        extend_select=extend_select,
         ignore=ignore,
         fail_on=fail_on,
         workload=workload,

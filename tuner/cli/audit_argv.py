@@ -22,6 +22,7 @@ from tuner.audit.options import FAIL_ON, FORMATS, WORKLOADS
 OPTIONS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "--format": ("output_format", "choice", FORMATS),
     "--select": ("select", "multiple", ()),
+    "--extend-select": ("extend_select", "multiple", ()),
     "--ignore": ("ignore", "multiple", ()),
     "--fail-on": ("fail_on", "choice", FAIL_ON),
     "--workload": ("workload", "choice", WORKLOADS),
@@ -38,6 +39,7 @@ CLICK_ONLY = ("--config",)
 DEFAULTS: dict[str, object] = {
     "output_format": "text",
     "select": (),
+    "extend_select": (),
     "ignore": (),
     "fail_on": None,
     "workload": None,

@@ -91,6 +91,7 @@ def from_args(
     *,
     output_format: str = "text",
     select: Sequence[str] = (),
+    extend_select: Sequence[str] = (),
     ignore: Sequence[str] = (),
     fail_on: str | None = None,
     workload: str | None = None,
@@ -107,6 +108,7 @@ def from_args(
     :mod:`tuner.cli.audit_argv`): options from the command line win over ``[tool.celery-tune]``."""
     given = {
         "select": bool(select),
+        "extend_select": bool(extend_select),
         "ignore": bool(ignore),
         "fail_on": fail_on is not None,
         "workload": workload is not None,
@@ -116,6 +118,7 @@ def from_args(
     }
     options = AuditOptions(
         select=_split(select),
+        extend_select=_split(extend_select),
         ignore=_split(ignore),
         fail_on=fail_on or "warning",  # type: ignore[arg-type]
         workload=workload or "cpu",

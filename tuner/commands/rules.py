@@ -23,6 +23,7 @@ def rules(code: str | None = None, *, as_json: bool = False, out: TextIO | None 
                             "severity": r.severity,
                             "category": r.category,
                             "workloads": list(r.workloads),
+                            "set": r.rule_set,
                             "fix": r.fix,
                             "url": r.url,
                         }
@@ -36,14 +37,17 @@ def rules(code: str | None = None, *, as_json: bool = False, out: TextIO | None 
         width = max(len(r.name) for r in catalog.values())
         for r in catalog.values():
             scope = "" if len(r.workloads) == 3 else f"  ({'/'.join(r.workloads)} only)"
-            out.write(f"{r.code}  {r.name:<{width}}  {r.severity:<7}  {r.category}{scope}\n")
+            out.write(
+                f"{r.code}  {r.name:<{width}}  {r.severity:<7}  {r.rule_set:<7}  "
+                f"{r.category}{scope}\n"
+            )
         return 0
     rule = rulebook.lookup(code)
     if rule is None:
         sys.stderr.write(f"celery-tune: error: no rule {code!r} (see `celery-tune rules`)\n")
         return 2
     out.write(f"# {rule.code} {rule.name}\n\n")
-    out.write(f"Severity: {rule.severity}. Category: {rule.category}. ")
+    out.write(f"Severity: {rule.severity}. Set: {rule.rule_set}. Category: {rule.category}. ")
     out.write(f"Workloads: {', '.join(rule.workloads)}.\n\nFix: {rule.fix}\n\n")
     out.write(rule.docs)
     return 0

@@ -111,7 +111,12 @@ def audit_findings(text: str, setup: Setup, name: str = emit.MODULE_FILE) -> lis
     with tempfile.TemporaryDirectory(prefix="celery-tune-emit-") as tmp:
         path = Path(tmp) / name
         path.write_text(text, encoding="utf-8")
-        result = run([str(path)], AuditOptions(workload=setup.workload.kind, cpus=setup.cpus))
+        # The measurable heuristics are judged even where opt-in, so that a user who selects
+        # them sees why the measurement overrules them.
+        options = AuditOptions(
+            workload=setup.workload.kind, cpus=setup.cpus, extend_select=MEASURABLE
+        )
+        result = run([str(path)], options)
         return list(result.findings)
 
 

@@ -6,8 +6,8 @@ import difflib
 
 from tuner.audit import catalog
 from tuner.audit.context import Context
-from tuner.audit.model import SourceFile
-from tuner.audit.settings import Setting
+from tuner.audit.model import Occurrence, SourceFile, Span
+from tuner.audit.settings import STRICT_ORIGINS, Setting, role_of
 from tuner.finding import Edit
 
 SURE_MATCH = 0.85
@@ -48,21 +48,17 @@ def check_names(ctx: Context) -> None:
     for source in ctx.sources:
         settings = ctx.settings.get(source.path, [])
         present = _names_in(source, settings)
+        old_names: list[Setting] = []
+        # Django settings: Celery reads old names there without a warning (apps/worker.py,
+        # Worker.on_start skips it for 'django.conf:settings', #6366), and they may be the
+        # project's own: CT501 stays quiet.
+        django = bool(ctx.namespaces.get(source.path)) or (
+            source.django_like and not source.has_app
+        )
+        loads_config = _loads_config(source)
         for s in settings:
             key = s.occ.key
-            if s.status == "not-read":
-                target = _written(s, s.name or key.lower())
-                ctx.report(
-                    "CT101",
-                    source.path,
-                    s.occ.key_span,
-                    f"`{key}` is never read: with namespace {s.namespace!r}, Celery reads "
-                    f"`{target}`",
-                    setting=key,
-                    value=s.occ.value,
-                    edit=None if target in present else _rename(s, target),
-                )
-            elif s.status == "unknown":
+            if s.status == "unknown":
                 guess, sure = _suggestion(s)
                 hint = f"; did you mean `{guess}`?" if guess else ""
                 ctx.report(
@@ -86,16 +82,10 @@ def check_names(ctx: Context) -> None:
                     setting=key,
                     value=s.occ.value,
                 )
-            elif s.style == "old" and s.name:
-                ctx.report(
-                    "CT501",
-                    source.path,
-                    s.occ.key_span,
-                    f"`{key}` is the old name of `{s.name}`",
-                    setting=s.name,
-                    value=s.occ.value,
-                    edit=None if s.name in present else _rename(s, s.name),
-                )
+            elif s.style == "old" and s.name and not django:
+                if s.occ.origin in STRICT_ORIGINS and loads_config:
+                    continue  # converted silently: Celery checks only the config module's names
+                old_names.append(s)
             if s.status == "valid" and s.name:
                 info = catalog.get(s.name)
                 if info is not None and info.deprecated:
@@ -109,35 +99,86 @@ def check_names(ctx: Context) -> None:
                         setting=s.name,
                         value=s.occ.value,
                     )
+        _old_names(ctx, source, old_names, present)
+
+
+def _old_names(ctx: Context, source: SourceFile, found: list[Setting], present: set[str]) -> None:
+    """CT501: one finding per module listing every old name, fixed as a whole, as
+    ``celery upgrade settings`` does.  No fix when a new name is already set (renaming would
+    duplicate it)."""
+    if not found:
+        return
+    found = sorted(found, key=lambda s: (s.occ.key_span.line, s.occ.key_span.column))
+    targets = [(s, _written(s, s.name or "")) for s in found]
+    fixable = all(t not in present for _, t in targets)
+    fixable = fixable and len({t for _, t in targets}) == len(targets)
+    edits = [_rename(s, t) for s, t in targets] if fixable else []
+    listed = ", ".join(f"`{s.occ.key}` -> `{t}` (line {s.occ.span.line})" for s, t in targets)
+    plural = "s" if len(found) > 1 else ""
+    first, last = found[0].occ.key_span, found[-1].occ.key_span
+    ctx.report(
+        "CT501",
+        source.path,
+        Span(first.line, first.column, last.end_line, last.end_column),
+        f"{len(found)} old setting name{plural} (Celery warns at worker start; removal is "
+        f"scheduled for 6.0): {listed}",
+        setting=found[0].name,
+        edit=edits[0] if edits else None,
+        extra_edits=tuple(edits[1:]),
+    )
+
+
+def _detect_settings_keys(source: SourceFile) -> list[Occurrence]:
+    """The names ``detect_settings`` compares for this file: a config module's attributes; for
+    an app module that loads no config module, what it writes before loading (``app.conf.update``,
+    ``app.conf.x = ...``, ``Celery(...)`` keywords: the pre-configuration)."""
+    role = role_of(source, None)
+    if role == "config":
+        return [o for o in source.occurrences if o.origin == "module"]
+    if _loads_config(source) or any("namespace" in line for line in source.lines):
+        return []  # Celery then checks the config module (or forces new names), not the app
+    # Celery(broker=..., backend=...) keywords are ignore_keys of detect_settings.
+    return [o for o in source.occurrences if o.origin in STRICT_ORIGINS and o.origin != "Celery()"]
+
+
+def _loads_config(source: SourceFile) -> bool:
+    """Whether an app module loads a config source (``config_from_object``/``_envvar``,
+    ``Celery(config_source=...)``): Celery then checks and warns about that source's names only."""
+    return any("config_from_" in line or "config_source" in line for line in source.lines)
 
 
 def check_mixed_styles(ctx: Context) -> None:
-    """Replicates ``celery.app.utils.detect_settings``: the majority style wins, ties go new."""
+    """CT103, exactly as ``celery.app.utils.detect_settings`` decides (Celery 5.7): the majority
+    style wins and a tie goes to new; a key whose counterpart is also set is tolerated; a
+    namespace forces new style and never raises."""
+    new_keys, to_new, to_old = catalog.celery_keys()
     for source in ctx.sources:
-        settings = [
-            s
-            for s in ctx.settings.get(source.path, [])
-            if s.status == "valid" and s.name and not s.namespace
-        ]
-        new = {s.occ.key for s in settings if s.style == "new"}
-        old = {s.occ.key for s in settings if s.style == "old"}
-        if not new or not old:
+        if source.kind != "python" or source.error is not None or ctx.namespaces.get(source.path):
             continue
-        minority_style = "old" if len(new) >= len(old) else "new"
-        have = new | old
-        for s in settings:
-            if s.style != minority_style:
+        first: dict[str, Occurrence] = {}
+        for occ in _detect_settings_keys(source):
+            first.setdefault(occ.key, occ)
+        have = set(first)
+        in_new = have & new_keys
+        in_old = have & set(to_new)
+        if not in_new or not in_old:
+            continue
+        if len(in_old) > len(in_new):
+            convert, left, style = to_old, in_new, "old"
+        else:
+            convert, left, style = to_new, in_old, "new"
+        for key in sorted(left, key=lambda k: (first[k].span.line, first[k].span.column)):
+            target = convert.get(key)
+            if target is None or target in have:
                 continue
-            counterpart = s.name if s.style == "old" else catalog.old_name(s.occ.key)
-            if counterpart in have:
-                continue
-            target = counterpart or s.occ.key
+            occ = first[key]
             ctx.report(
                 "CT103",
                 source.path,
-                s.occ.key_span,
-                f"`{s.occ.key}` mixes {s.style} and {'new' if s.style == 'old' else 'old'} "
-                f"setting names; Celery raises ImproperlyConfigured at start: use `{target}`",
-                setting=s.name,
-                value=s.occ.value,
+                occ.key_span,
+                f"`{key}` is {'new' if style == 'old' else 'old'}-style in a module whose "
+                f"setting names are mostly {style}-style ({len(in_old)} old, {len(in_new)} new): "
+                f"Celery raises ImproperlyConfigured at start; rename it to `{target}`",
+                setting=to_new.get(key, key),
+                value=occ.value,
             )

@@ -6,7 +6,7 @@ import datetime
 import re
 from urllib.parse import urlsplit
 
-from tuner.audit import catalog
+from tuner.audit import accepts
 from tuner.audit.context import Context, pool_kind, where
 from tuner.audit.workers import Entry
 
@@ -29,34 +29,31 @@ def _is_int(value: object) -> bool:
 
 
 def _check_type(ctx: Context, e: Entry) -> bool:
-    """CT111.  Returns False when the value is of the wrong type (skip the range checks)."""
-    info = catalog.get(e.setting)
+    """CT111, only for the settings of :mod:`tuner.audit.accepts`, judged by how Celery consumes
+    them.  Returns False when the value is unusable (skip the range checks)."""
     value = e.value.value
-    if info is None or value is None or not e.value.judgeable:
+    if not e.value.judgeable or e.setting not in accepts.ACCEPTS:
         return True
-    # Celery 5.7 types worker_concurrency as "any" to admit "auto"; it is an int otherwise.
-    expected = "int" if e.setting == "worker_concurrency" else info.type
     name = where(e)
-    problem = ""
-    if (
-        e.value.kind == "env"
-        and RAW_ENV_READ.match(e.value.text)
-        and expected in ("int", "float", "bool")
-    ):
-        problem = (
-            f"`{name}` reads ${e.value.env} without converting it: when the variable is set, "
-            f"Celery gets a str, not a{'n' if expected == 'int' else ''} {expected}"
-        )
-    elif expected == "int" and not _is_int(value):
-        if not (e.setting == "worker_concurrency" and value == "auto"):
-            problem = f"`{name}` must be an int, not {type(value).__name__} {value!r}"
-    elif expected == "float" and not (_is_int(value) or isinstance(value, float)):
-        problem = f"`{name}` must be a number, not {type(value).__name__} {value!r}"
-    elif expected == "bool" and not isinstance(value, bool):
-        truthy = " (any non-empty string is true, even 'false')" if isinstance(value, str) else ""
-        problem = f"`{name}` must be a bool, not {type(value).__name__} {value!r}{truthy}"
-    elif isinstance(value, int) and value < 0 and e.setting.startswith("worker_"):
-        problem = f"`{name}` cannot be negative ({value})"
+    problem: str | None = None
+    if e.value.kind == "env" and RAW_ENV_READ.match(e.value.text):
+        if accepts.env_string_breaks(e.setting):
+            kind = accepts.ACCEPTS[e.setting][0]
+            why = (
+                "a non-empty string is true, even 'false'"
+                if kind == "truth"
+                else "billiard requires an int (ValueError at worker start)"
+            )
+            problem = (
+                f"`{name}` reads ${e.value.env} without converting it: when the variable is set, "
+                f"Celery gets a str, and {why}"
+            )
+    elif value is not None:
+        refused = accepts.problem(e.setting, value)
+        if refused:
+            problem = f"`{name}` = {value!r}: {refused}"
+    if e.setting == "worker_concurrency" and _is_int(value) and value < 0:  # type: ignore[operator]
+        problem = f"`{name}` = {value}: billiard raises ValueError for a negative process count"
     if problem:
         ctx.report_entry("CT111", e, problem)
         return False
@@ -81,11 +78,14 @@ def _urls(value: object) -> list[str]:
 
 def _password(url: str) -> str | None:
     try:
-        password = urlsplit(url.strip()).password
+        parts = urlsplit(url.strip())
+        password = parts.password
     except ValueError:
         return None
     if not password or PLACEHOLDER.match(password):
         return None
+    if (parts.username, password) == ("guest", "guest"):
+        return None  # RabbitMQ's built-in account, usable from localhost only: not a secret
     return password
 
 
@@ -163,7 +163,7 @@ def check_entry(ctx: Context, e: Entry) -> None:
                 "behind each other while other workers idle",
             )
     elif s in SERIALIZER_SETTINGS and _contains_pickle(v):
-        ctx.report_entry("CT401", e, f"`{name}` allows pickle: a message can run code")
+        pass  # one finding per file: see _check_pickle
     elif s in URL_SETTINGS:
         for url in _urls(v):
             if url.startswith("memory://") and s.startswith("broker"):
@@ -187,6 +187,28 @@ def check_entry(ctx: Context, e: Entry) -> None:
         )
 
 
+def _check_pickle(ctx: Context, entries: list[Entry]) -> None:
+    """CT401 once per file: the serializer and the accept_content that admits it are one
+    problem (a message can run code), reported at the first place, naming the others."""
+    by_path: dict[str, list[Entry]] = {}
+    for e in entries:
+        if (
+            e.setting in SERIALIZER_SETTINGS
+            and e.value.judgeable
+            and _contains_pickle(e.value.value)
+        ):
+            by_path.setdefault(e.path, []).append(e)
+    for found in by_path.values():
+        first = found[0]
+        also = [f"`{where(e)}` (line {e.span.line})" for e in found[1:]]
+        extra = f"; so does {', '.join(also)}" if also else ""
+        ctx.report_entry(
+            "CT401", first, f"`{where(first)}` allows pickle: a message can run code{extra}"
+        )
+
+
 def check_values(ctx: Context) -> None:
-    for e in ctx.entries():
+    entries = list(ctx.entries())
+    for e in entries:
         check_entry(ctx, e)
+    _check_pickle(ctx, entries)

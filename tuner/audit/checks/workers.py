@@ -167,6 +167,11 @@ def _ignored_by_pool(ctx: Context, w: Worker, pool: str | None) -> None:
         )
 
 
+def _unset(entry: Entry | None) -> bool:
+    """Not set, or set to a known None (what Celery tests with ``is None``)."""
+    return entry is None or (entry.value.kind == "known" and entry.value.value is None)
+
+
 def _broker_scheme(w: Worker) -> str | None:
     url = _known(w.value("broker_url"))
     if isinstance(url, str) and "://" in url:
@@ -233,13 +238,22 @@ def _reliability(ctx: Context, w: Worker) -> None:
             "no task time limit: a stuck task holds its child forever; set task_time_limit "
             "(and task_soft_time_limit below it)",
         )
-    if w.get("broker_connection_retry_on_startup") is None and w.project is not None:
-        ctx.report(
+    retry = w.get("broker_connection_retry")
+    if (
+        retry is not None
+        and retry.value.judgeable
+        and not retry.value.value
+        and _unset(w.get("broker_connection_retry_on_startup"))
+    ):
+        # celery/worker/consumer/consumer.py, Consumer.ensure_connected: with
+        # broker_connection_retry_on_startup None, `not broker_connection_retry` decides, and
+        # only then is the CPendingDeprecationWarning printed.
+        ctx.report_entry(
             "CT306",
-            path,
-            span,
-            "broker_connection_retry_on_startup is unset: Celery falls back to "
-            "broker_connection_retry with a deprecation warning, and 6.0 changes the behaviour",
+            retry,
+            f"`{where(retry)}` = {retry.value.value!r} without broker_connection_retry_on_startup:"
+            " Celery warns (CPendingDeprecationWarning) at every worker start that from 6.0 this "
+            "no longer stops retries at startup; set broker_connection_retry_on_startup = False",
         )
 
 
