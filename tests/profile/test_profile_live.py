@@ -193,7 +193,7 @@ def test_missing_pyspy_is_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     monkeypatch.setattr("tuner.profile.pyspy.sys.executable", str(tmp_path / "python"))
     code, out, err = run_profile(Options(pid=os.getpid(), duration=1))
     assert code == 2 and out == ""
-    assert err.strip() == f"error: {pyspy.NOT_INSTALLED}"
+    assert err.strip() == f"celery-tune: error: {pyspy.NOT_INSTALLED}"
 
 
 @pytest.mark.parametrize(

@@ -159,7 +159,12 @@ def preset(name: str, scale: float = 1.0) -> Workload:
     if name == "leaky":
         spec = TaskSpec(tasks.LEAK, 1.0, (ArgSet((0.010 * s, 1024)),), 0.010 * s)
         return Workload(name, "cpu", (spec,), description=desc or "")
-    raise BenchError(f"unknown workload {name!r} (presets: {', '.join(PRESETS)}; or a .toml file)")
+    from tuner.hints import did_you_mean
+
+    hint = did_you_mean(name, PRESETS)
+    raise BenchError(
+        f"unknown workload {name!r}{hint} (presets: {', '.join(PRESETS)}; or a .toml file)"
+    )
 
 
 # --- the user's own tasks --------------------------------------------------------------------

@@ -6,8 +6,16 @@ from typing import Any
 
 import click
 
+from tuner.cli.options import (
+    app_options,
+    broker_option,
+    cpus_option,
+    scale_option,
+    warmup_option,
+    workload_option,
+)
+
 CONFIG_OPTIONS = {"--config": "config", "--set": "set", "--baseline": "baseline"}
-PRESET_NAMES = ("cpu", "cpu-heavy-tail", "io", "mixed", "leaky")
 BASELINE_NAMES = ("celery-default", "docs-long-tasks", "blog-recipe")
 
 
@@ -37,34 +45,17 @@ class BenchCommand(click.Command):
 
 
 @click.command(cls=BenchCommand, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
-    "--workload",
-    "-w",
-    default="cpu",
-    show_default=True,
-    help=f"A preset ({', '.join(PRESET_NAMES)}) or a workload TOML file.",
-)
-@click.option("--app", help="Your app as module:app (with --task, or in a workload file).")
-@click.option("--task", help="Name of the task of --app to run.")
-@click.option("--args-file", type=click.Path(dir_okay=False), help="JSONL arguments for --task.")
-@click.option(
-    "--kind",
-    type=click.Choice(["cpu", "io", "mixed"]),
-    default="cpu",
-    show_default=True,
-    help="What --task is bound by (efficiency is reported for cpu).",
-)
-@click.option(
-    "--scale", type=float, default=1.0, show_default=True, help="Multiply preset task costs."
-)
-@click.option("--broker", help="redis://... or amqp://... (default: embedded, no server).")
+@workload_option()
+@app_options()
+@scale_option()
+@broker_option()
 @click.option("--rate", type=float, help="Open loop: tasks per second.")
 @click.option("--load", type=float, help="Open loop: fraction of capacity, e.g. 0.7 [default].")
 @click.option("--saturate", is_flag=True, help="Closed loop keeping every child busy.")
 @click.option(
     "--arrivals", type=click.Choice(["poisson", "constant"]), default="poisson", show_default=True
 )
-@click.option("--warmup", type=float, default=2.0, show_default=True, help="Seconds not counted.")
+@warmup_option(2.0)
 @click.option("--duration", type=float, default=10.0, show_default=True, help="Measured seconds.")
 @click.option("--tasks", type=int, help="Measure this many tasks instead of --duration.")
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -79,7 +70,7 @@ class BenchCommand(click.Command):
 )
 @click.option("--repeat", type=int, default=1, show_default=True, help="Interleaved repeats.")
 @click.option("--nodes", type=int, default=1, show_default=True, help="Worker nodes per config.")
-@click.option("--cpus", type=float, help="CPUs available (default: affinity and cgroup quota).")
+@cpus_option()
 @click.option("--timeout", type=float, help="Give up on a run after this many seconds.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar [on a terminal].")

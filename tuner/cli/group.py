@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import click
 
 from tuner import __version__
+from tuner.commands import error_line
 
 # name -> "module:attribute" of a click.Command
 COMMANDS: dict[str, str] = {
@@ -40,6 +41,16 @@ class LazyGroup(click.Group):
         assert isinstance(command, click.Command)
         return command
 
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name = args[0] if args else ""
+        if name and name not in COMMANDS and not name.startswith("-"):
+            from tuner.hints import did_you_mean
+
+            raise click.UsageError(f"no such command {name!r}{did_you_mean(name, COMMANDS)}", ctx)
+        return super().resolve_command(ctx, args)
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         # Short help without importing every command module.
         with formatter.section("Commands"):
@@ -50,6 +61,16 @@ class LazyGroup(click.Group):
 @click.version_option(__version__, prog_name="celery-tune")
 def cli() -> None:
     """Audit and tune Celery workers for CPU-bound work, with evidence."""
+
+
+def show_usage_error(exc: click.UsageError) -> None:
+    """Click's usage error, with the project's one error prefix."""
+    ctx = exc.ctx
+    if ctx is not None:
+        click.echo(ctx.get_usage(), err=True)
+        hint = f"Try '{ctx.command_path} {ctx.help_option_names[0]}' for help."
+        click.echo(hint, err=True)
+    click.echo(error_line(exc.format_message()), err=True, nl=False)
 
 
 def run(args: Sequence[str] | None) -> int:
@@ -64,8 +85,11 @@ def run(args: Sequence[str] | None) -> int:
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         return 130
+    except click.UsageError as exc:
+        show_usage_error(exc)
+        return 2
     except click.ClickException as exc:
-        exc.show()
+        click.echo(error_line(exc.format_message()), err=True, nl=False)
         return 2
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)

@@ -4,23 +4,22 @@ from __future__ import annotations
 
 import click
 
+from tuner.cli.options import (
+    app_options,
+    broker_option,
+    cpus_option,
+    warmup_option,
+    workload_option,
+)
 from tuner.commands.optimize import OptimizeOptions
 from tuner.commands.optimize import optimize as run_optimize
 from tuner.optimize.setup import DEFAULT_OUT, DEFAULT_TRIAL_SECONDS, DEFAULT_WARMUP
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
-    "--workload",
-    default="cpu",
-    show_default=True,
-    help="A preset (cpu, cpu-heavy-tail, io, mixed, leaky) or a workload TOML file.",
-)
-@click.option("--app", help="module:app of your tasks (with --task, or named in the TOML).")
-@click.option("--task", help="Run this task of --app as the workload.")
-@click.option("--args-file", type=click.Path(dir_okay=False), help="JSONL arguments for --task.")
-@click.option("--kind", default="cpu", show_default=True, help="cpu, io or mixed (for --task).")
-@click.option("--broker", help="redis:// or amqp:// URL (default: an embedded broker).")
+@workload_option()
+@app_options()
+@broker_option("redis:// or amqp:// URL (default: an embedded broker).")
 @click.option(
     "--config",
     type=click.Path(dir_okay=False),
@@ -43,14 +42,14 @@ from tuner.optimize.setup import DEFAULT_OUT, DEFAULT_TRIAL_SECONDS, DEFAULT_WAR
     "--trial-seconds", type=float, default=DEFAULT_TRIAL_SECONDS, show_default=True,
     help="Measured seconds per run.",
 )  # fmt: skip
-@click.option("--warmup", type=float, default=DEFAULT_WARMUP, show_default=True)
+@warmup_option(DEFAULT_WARMUP)
 @click.option("--confirm", type=int, default=3, show_default=True, help="Confirmation rounds.")
 @click.option("--storage", help="Optuna RDB URL, e.g. postgresql://... [SQLite in --out].")
 @click.option("--study-name", help="Resume or share this study [workload-objectives].")
 @click.option("--out", default=DEFAULT_OUT, show_default=True, type=click.Path(file_okay=False))
 @click.option("--seed", type=int, help="Sampler seed (reproducible single-process runs).")
 @click.option("--no-prune", is_flag=True, help="Never stop a trial early.")
-@click.option("--cpus", type=int, help="CPUs of the target (default: detected here).")
+@cpus_option("CPUs of the target (default: detected here: affinity and cgroup quota).")
 @click.option("--worker-app", help="-A value in the emitted command line [proj].")
 def optimize(
     workload: str,
@@ -77,7 +76,7 @@ def optimize(
     out: str,
     seed: int | None,
     no_prune: bool,
-    cpus: int | None,
+    cpus: float | None,
     worker_app: str | None,
 ) -> int:
     """Search for a better worker configuration with live trials, and write it with evidence.

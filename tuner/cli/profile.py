@@ -6,22 +6,27 @@ from pathlib import Path
 
 import click
 
+from tuner.cli.options import (
+    PRESET_NAMES,
+    broker_option,
+    scale_option,
+    warmup_option,
+    workload_option,
+)
 from tuner.commands.profile import MAX_DURATION, MAX_RATE, Options
 from tuner.commands.profile import profile as run_profile
-
-PRESET_NAMES = ("cpu", "cpu-heavy-tail", "io", "mixed", "leaky")
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--pid", type=int, help="Main process of a running worker (children found too).")
-@click.option(
-    "--workload", "-w", help=f"Launch a worker on this workload ({', '.join(PRESET_NAMES)})."
+@workload_option(
+    default=None, help=f"Launch a worker on this workload ({', '.join(PRESET_NAMES)})."
 )
 @click.option("--pool", "-P", default="prefork", show_default=True, help="With --workload.")
 @click.option("--concurrency", "-c", type=int, help="With --workload [default: CPUs].")
 @click.option("--set", "set_values", multiple=True, help="key=value[,key=value] (repeatable).")
-@click.option("--broker", help="With --workload: redis://... or amqp://... (default: embedded).")
-@click.option("--scale", type=float, default=1.0, show_default=True, help="Scale preset tasks.")
+@broker_option("With --workload: redis://... or amqp://... (default: embedded).")
+@scale_option()
 @click.option(
     "--duration",
     type=click.IntRange(1, MAX_DURATION),
@@ -36,9 +41,7 @@ PRESET_NAMES = ("cpu", "cpu-heavy-tail", "io", "mixed", "leaky")
     show_default=True,
     help="Samples per second, per process.",
 )
-@click.option(
-    "--warmup", type=float, default=2.0, show_default=True, help="With --workload: seconds first."
-)
+@warmup_option(2.0)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of the table.")
 @click.option(
     "--speedscope",

@@ -18,6 +18,7 @@ from types import FrameType
 from typing import Any, TextIO, cast
 
 from tuner.bench.errors import BenchError, Terminated
+from tuner.commands import error_line
 
 Progress = Callable[[str, float], None]
 ConfigSource = tuple[str, str]  # ("config", path) | ("set", "k=v,...") | ("baseline", name)
@@ -134,7 +135,7 @@ def bench(*, out: TextIO | None = None, err: TextIO | None = None, **options: An
         with sigterm_as_exception():
             return _bench(opts, out, err)
     except BenchError as exc:
-        err.write(f"error: {exc}\n")
+        err.write(error_line(exc))
         return 2
     except KeyboardInterrupt:
         err.write("interrupted; all workers stopped\n")
@@ -228,7 +229,7 @@ def _bench(o: BenchOptions, out: TextIO, err: TextIO) -> int:
             )
     lost = sum(r.metrics.tasks_lost for r in results)
     if lost and not work.expect_failures:
-        err.write(f"error: {lost} task(s) lost (sent but never finished)\n")
+        err.write(error_line(f"{lost} task(s) lost (sent but never finished)"))
         return 1
     return 0
 

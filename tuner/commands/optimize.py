@@ -10,6 +10,7 @@ import logging
 import sys
 from typing import Any, TextIO
 
+from tuner.commands import error_line
 from tuner.optimize.setup import OptimizeOptions, UsageError
 
 __all__ = ["OptimizeOptions", "optimize"]
@@ -35,7 +36,7 @@ def optimize(
     try:
         setup = resolve(options)
     except UsageError as exc:
-        err.write(f"celery-tune: error: {exc}\n")
+        err.write(error_line(exc))
         return 2
     _quiet_optuna()
     for note in setup.notes:
@@ -43,7 +44,7 @@ def optimize(
     try:
         return _run(setup, out, err)
     except StorageError as exc:
-        err.write(f"celery-tune: error: {exc}\n")
+        err.write(error_line(exc))
         return 2
 
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, TextIO
 import psutil
 
 from tuner.bench.errors import BenchError, Terminated
+from tuner.commands import error_line
 from tuner.profile import analysis, pyspy, report, sampler, trace, verdict
 from tuner.profile.pyspy import PySpyError
 from tuner.profile.report import Profile
@@ -61,7 +62,7 @@ def profile(options: Options, *, out: TextIO | None = None, err: TextIO | None =
         with sigterm_as_exception():
             result = _run(options, err)
     except (ProfileError, PySpyError, BenchError) as exc:
-        err.write(f"error: {exc}\n")
+        err.write(error_line(exc))
         return 2
     except KeyboardInterrupt:
         err.write("interrupted; py-spy and any workers started were stopped\n")

@@ -7,6 +7,7 @@ import sys
 from typing import TextIO
 
 from tuner.audit import rulebook
+from tuner.commands import error_line
 
 
 def rules(code: str | None = None, *, as_json: bool = False, out: TextIO | None = None) -> int:
@@ -44,7 +45,7 @@ def rules(code: str | None = None, *, as_json: bool = False, out: TextIO | None 
         return 0
     rule = rulebook.lookup(code)
     if rule is None:
-        sys.stderr.write(f"celery-tune: error: no rule {code!r} (see `celery-tune rules`)\n")
+        sys.stderr.write(error_line(f"no rule {code!r} (see `celery-tune rules`)"))
         return 2
     out.write(f"# {rule.code} {rule.name}\n\n")
     out.write(f"Severity: {rule.severity}. Set: {rule.rule_set}. Category: {rule.category}. ")

@@ -57,7 +57,7 @@ class OptimizeOptions:
     out: str = DEFAULT_OUT
     seed: int | None = None
     prune: bool = True
-    cpus: int | None = None
+    cpus: float | None = None  # CPUs of the target (a cgroup quota may be fractional)
     command_app: str | None = None  # -A in the emitted command line
     progress: bool | None = None  # None: when stderr is a terminal
     audit_output: bool = True
@@ -108,8 +108,7 @@ def _check_numbers(o: OptimizeOptions) -> None:
         raise UsageError(f"--trials must be >= 1, got {o.trials}")
     if o.confirm < 0:
         raise UsageError(f"--confirm must be >= 0, got {o.confirm}")
-    if o.cpus is not None and o.cpus < 1:
-        raise UsageError(f"--cpus must be >= 1, got {o.cpus}")
+    positive("--cpus", o.cpus)
     if o.rate is not None and o.load is not None:
         raise UsageError("give --rate or --load, not both")
 
@@ -147,7 +146,7 @@ def resolve(o: OptimizeOptions) -> Setup:
         raise UsageError(str(exc)) from None
     if "efficiency" in goal.objectives and workload.kind != "cpu":
         raise UsageError("--objective efficiency needs a CPU workload (efficiency is CPU use)")
-    cpus = o.cpus or max(1, int(detect().count))
+    cpus = max(1, int(o.cpus if o.cpus is not None else detect().count))
     notes: list[str] = []
     input_config = None
     if o.config:
@@ -158,7 +157,7 @@ def resolve(o: OptimizeOptions) -> Setup:
         notes += input_config.notes
     try:
         known = known_settings()
-        fixed, extra = parse_fixed(o.fixed, settings_known=lambda k: k in known)
+        fixed, extra = parse_fixed(o.fixed, settings_known=lambda k: k in known, settings=known)
         if o.space:
             space = load_space(o.space)
         else:

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from tuner.hints import did_you_mean
 from tuner.optimize.space import (
     BOOL_KEYS,
     INT_KEYS,
@@ -73,12 +74,15 @@ def parse_value(text: str) -> Scalar:
 
 
 def parse_fixed(
-    items: Iterable[str], settings_known: Callable[[str], bool] | None = None
+    items: Iterable[str],
+    settings_known: Callable[[str], bool] | None = None,
+    settings: Iterable[str] = (),
 ) -> tuple[dict[str, Scalar], dict[str, object]]:
     """``--fixed key=value`` pins: (space keys, extra Celery settings).
 
     A key that is not a space key is accepted as an extra Celery setting when ``settings_known``
-    says Celery has it.
+    says Celery has it.  ``settings`` (Celery's setting names) feed the did-you-mean of an unknown
+    key.
     """
     fixed: dict[str, Scalar] = {}
     extra: dict[str, object] = {}
@@ -94,7 +98,11 @@ def parse_fixed(
                 extra[name.lower()] = value
                 continue
             known = ", ".join(k for k in SETTINGS)
-            raise SpaceError(f"--fixed {item!r}: unknown setting {name!r} (known: {known})")
+            hint = did_you_mean(name, [*SETTINGS, *ALIASES, *settings])
+            raise SpaceError(
+                f"--fixed {item!r}: unknown setting {name!r}{hint} (space keys: {known}, "
+                "or any Celery setting)"
+            )
         problem = check_value(key, value)
         if problem:
             raise SpaceError(f"--fixed {item!r}: {key} {problem}")
