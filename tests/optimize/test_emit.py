@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
@@ -11,15 +10,9 @@ from tuner.optimize.emit import (
     celery_settings,
     command_line,
     render_module,
-    render_toml,
     write_atomic,
 )
 from tuner.optimize.space import AFFINITY_POOL, DEFAULTS, Choice
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
 
 
 def choice(**kw: object) -> Choice:
@@ -86,15 +79,6 @@ def test_module_is_importable_and_celery_reads_it(tmp_path: Path) -> None:
     assert app.conf.worker_concurrency == 4
     assert app.conf.worker_max_tasks_per_child == 500
     assert app.conf.task_time_limit == 120
-
-
-def test_toml_holds_the_same_settings_minus_none() -> None:
-    settings = celery_settings(choice(pool="prefork", concurrency=2))
-    text = render_toml(settings, ["celery-tune optimize", "cpu workload"])
-    assert text.startswith("# celery-tune optimize\n# cpu workload\n")
-    assert "worker_max_tasks_per_child" in text.split("\n\n")[0]  # said, as a comment
-    data = tomllib.loads(text)
-    assert data == {k: v for k, v in settings.items() if v is not None}
 
 
 def test_write_atomic_replaces_whole_files(tmp_path: Path) -> None:

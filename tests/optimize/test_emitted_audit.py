@@ -15,7 +15,7 @@ import pytest
 from tuner.audit.options import AuditOptions
 from tuner.commands.audit import audit
 from tuner.optimize import emit
-from tuner.optimize.output import render_command, render_config
+from tuner.optimize.output import render_command, render_config, render_django
 from tuner.optimize.results import PICK_LABEL, Pick
 from tuner.optimize.setup import OptimizeOptions, resolve
 from tuner.optimize.space import DEFAULTS, Choice
@@ -28,12 +28,14 @@ def _pick(**kw: object) -> Pick:
     return Pick(None, worker_config(choice, PICK_LABEL), choice)
 
 
-def _audit(tmp_path: Path, name: str, text: str, workload: str) -> tuple[int, str]:
+def _audit(
+    tmp_path: Path, name: str, text: str, workload: str, namespace: str | None = None
+) -> tuple[int, str]:
     """``celery-tune audit FILE`` on one emitted file, failing on any finding at all."""
     path = tmp_path / name
     path.write_text(text)
     out = io.StringIO()
-    options = AuditOptions(workload=workload, cpus=2, fail_on="info")
+    options = AuditOptions(workload=workload, cpus=2, fail_on="info", namespace=namespace)
     code = audit([str(path)], options, out=out, err=io.StringIO())
     return code, out.getvalue()
 
@@ -73,10 +75,18 @@ def test_emitted_config_audits_clean(
     for code in codes:
         assert f"ignore[{code}" in text or f",{code}" in text
     if not codes:
-        assert "celery-tune: ignore" not in text
+        assert "celery-tune: ignore[" not in text  # no line-level suppression needed
     else:
         assert "measured here: throughput x1.30 vs defaults" in text
+    # No invented time limit: the file says why the audit's CT303 does not apply to it.
+    assert "task_time_limit" not in text.split('"""')[-1]
+    assert "ignore-file[CT303]" in text
     status, report = _audit(tmp_path, emit.MODULE_FILE, text, workload)
+    assert status == 0, report
+    django, remaining = render_django(setup, chosen, ["header"], "throughput x1.30 vs defaults")
+    assert remaining == []
+    assert "CELERY_WORKER_PREFETCH_MULTIPLIER = " in django
+    status, report = _audit(tmp_path, emit.DJANGO_MODULE_FILE, django, workload, "CELERY")
     assert status == 0, report
     command, remaining = render_command(setup, chosen, "throughput x1.30 vs defaults")
     assert remaining == []

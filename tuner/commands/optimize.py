@@ -93,12 +93,19 @@ def _run(setup: Any, out: TextIO, err: TextIO) -> int:
         study = outcome.study
         interrupted = outcome.interrupted
         if interrupted:
-            err.write(f"Interrupted after {progress.done} trial(s); writing what is known.\n")
+            err.write(
+                f"Interrupted after {progress.done} trial(s). The study is saved in "
+                f"{mask(url)}: rerun the same command to resume it.\n"
+            )
         chosen = results.choose(setup, study)
         confirmation = None
-        if chosen is None:
+        unconfirmed = None  # the search's pick, when it could not be confirmed
+        if chosen is None and not interrupted:
             err.write("No feasible trial: nothing to recommend (see report.json).\n")
-        elif o.confirm > 0 and not interrupted:
+        elif chosen is not None and interrupted:
+            unconfirmed, chosen = chosen, None
+            err.write("Nothing is recommended from an interrupted search (see report.json).\n")
+        elif chosen is not None and o.confirm > 0:
             err.write(
                 f"Confirming {chosen.source} ({describe_choice(chosen.choice)}) "
                 f"against {', '.join(setup.baselines)}: {o.confirm} interleaved rounds.\n"
@@ -110,13 +117,28 @@ def _run(setup: Any, out: TextIO, err: TextIO) -> int:
                     f"p99 {metrics.get('p99') or float('nan'):.3f} s\n"
                 )
 
+            pick = chosen
             try:
                 chosen, confirmation = results.confirm(
-                    setup, study, outcome.plan, chosen, o.confirm, on_run=on_run
+                    setup, study, outcome.plan, pick, o.confirm, on_run=on_run
                 )
             except KeyboardInterrupt:
                 interrupted = True
-                err.write("Interrupted during confirmation; writing what is known.\n")
+                unconfirmed, chosen = pick, None
+                err.write(
+                    "Interrupted during confirmation: nothing is recommended. Rerun the same "
+                    "command to resume the study and confirm again.\n"
+                )
+            if confirmation is not None and confirmation.error is not None:
+                unconfirmed, chosen = pick, None
+                err.write(
+                    f"Confirmation failed: {confirmation.error}\nNothing is recommended: the "
+                    "search's pick was not confirmed (report.json lists it as unconfirmed). "
+                    "Rerun the same command to resume the study and confirm again.\n"
+                )
+            elif confirmation is not None and chosen is None:
+                unconfirmed = pick
+                err.write(f"Nothing is recommended: {confirmation.reason}.\n")
         summary: dict[str, object] = {
             "workload": setup.workload.name,
             "workload_details": setup.workload.describe(),
@@ -137,6 +159,15 @@ def _run(setup: Any, out: TextIO, err: TextIO) -> int:
             "input_config": setup.input.path if setup.input else None,
             "notes": setup.notes,
         }
+        if unconfirmed is not None:
+            summary["unconfirmed_pick"] = {
+                "source": unconfirmed.source,
+                "choice": unconfirmed.choice,
+                "search_metrics": unconfirmed.metrics,
+                "why": "interrupted"
+                if interrupted
+                else (confirmation.error if confirmation and confirmation.error else "constraints"),
+            }
         written = output.write_outputs(
             setup, study, outcome.plan, chosen, confirmation, summary, url
         )

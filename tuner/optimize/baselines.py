@@ -68,8 +68,9 @@ def read_config(path: str, cpus: int) -> InputConfig:
         config = replace(config, pool="prefork")
     choice = choice_of(config)
     if config.extra.get("worker_concurrency") == "auto":
-        notes.append(f"{path}: worker_concurrency 'auto' is {cpus} on this machine")
-        choice["concurrency"] = cpus
+        ran = config.effective_concurrency()
+        notes.append(f"{path}: worker_concurrency 'auto' is {ran} on this machine")
+        choice["concurrency"] = ran
     return InputConfig(path, config, choice, extra, tuple(notes))
 
 

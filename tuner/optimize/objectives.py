@@ -1,7 +1,8 @@
 """What one trial is: one ``bench`` measurement of one configuration, turned into Optuna values.
 
 The default objective maximises throughput under constraints (``trial.set_constraint``, feasible
-when <= 0): no lost or failed tasks, and p99 <= ``--p99-slo`` when given.  In single-objective
+when <= 0): no lost or failed tasks, p99 <= ``--p99-slo`` when given, and no overload for latency
+goals (see :mod:`tuner.optimize.feasibility`).  In single-objective
 studies the trial reports intermediate values about once a second and a pruner may stop it;
 multi-objective studies cannot be pruned (Optuna raises NotImplementedError).
 """
@@ -61,6 +62,8 @@ class Goal:
         limits = ["no lost or failed tasks"]
         if self.p99_slo is not None:
             limits.insert(0, f"p99 <= {self.p99_slo:g} s")
+        if self.p99_slo is not None or "p99" in self.objectives:
+            limits.append("no overload (served keeps up with offered)")
         return f"{text}, subject to {', '.join(limits)}"
 
     def values(self, metrics: Mapping[str, Any]) -> list[float]:
@@ -73,17 +76,10 @@ class Goal:
         return out
 
     def constraints(self, metrics: Mapping[str, Any]) -> dict[str, float]:
-        """Constraint values, feasible when <= 0."""
-        out = {
-            "tasks_lost": float(metrics.get("tasks_lost") or 0),
-            "tasks_failed": float(metrics.get("tasks_failed") or 0),
-        }
-        if self.p99_slo is not None:
-            p99 = metrics.get("p99")
-            out["p99_over_slo"] = (
-                float(p99) - self.p99_slo if p99 is not None and math.isfinite(p99) else 1e9
-            )
-        return out
+        """Constraint values, feasible when <= 0 (see :mod:`tuner.optimize.feasibility`)."""
+        from tuner.optimize.feasibility import constraint_values
+
+        return constraint_values(metrics, self)
 
 
 def parse_goal(objective: str | None, objectives: str | None, p99_slo: float | None) -> Goal:

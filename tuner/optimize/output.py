@@ -1,9 +1,11 @@
-"""What gets written: the config module, TOML and command line with their evidence, audited
-clean, and the reports.  Every file is written atomically, ``report.json`` last."""
+"""What gets written: the config module (plain and Django forms), the command line and, with
+``--config``, a diff against it, each with its evidence and audited clean; and the reports.
+Every file is written atomically, ``report.json`` last.  When nothing is recommended, emitted
+files left by an earlier run in the output directory are removed, so none is mistaken for a
+recommendation."""
 
 from __future__ import annotations
 
-import math
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -52,70 +54,73 @@ def evidence_lines(
             f"Re-measured, the search's best (trial {chosen.replaced.number}) is not "
             f"recommended: {confirmation.reason}."
         )
-    if confirmation is not None and confirmation.runs:
+    if confirmation is not None and confirmation.confirmed:
         mid = medians(confirmation.chosen_runs)
         lines.append(
             f"Confirmed over {confirmation.rounds} interleaved rounds (medians): throughput "
-            f"{_fmt(mid.get('throughput'))} tasks/s, p99 {_fmt(mid.get('p99'))} s."
+            f"{_fmt(mid.get('throughput'))} tasks/s, p99 {_fmt(mid.get('p99'))} s; every "
+            "constraint met."
         )
         for verdict in confirmation.verdicts.values():
             lines.append(verdict.describe() + ".")
+        for label, broken in confirmation.broken.items():
+            shown = "the search's pick" if label == "tuned" else label
+            lines.append(f"Not recommended: {shown} broke {', '.join(broken)}.")
     else:
         metrics = chosen.metrics
         lines.append(
-            f"Not confirmed (single trial): throughput {_fmt(metrics.get('throughput'))} "
-            f"tasks/s, p99 {_fmt(metrics.get('p99'))} s."
+            "NOT CONFIRMED (--confirm 0): the best single trial of the search: throughput "
+            f"{_fmt(metrics.get('throughput'))} tasks/s, p99 {_fmt(metrics.get('p99'))} s."
         )
     lines += [
         "",
-        "Load it after your own config, e.g.:",
-        f"    app.config_from_object({emit.MODULE_NAME!r})",
+        "Time limits are not tuned and not set here (the synthetic tasks say nothing about",
+        "yours): keep task_time_limit and task_soft_time_limit in your own config.",
     ]
     return lines
 
 
-def time_limit(chosen: Pick) -> int:
-    """A safety-net hard time limit: 10x the p99 run time measured, at least 60 s."""
-    run_p99 = chosen.metrics.get("run_p99")
-    if isinstance(run_p99, (int, float)) and math.isfinite(run_p99):
-        return max(60, math.ceil(10 * run_p99))
-    return 60
-
-
 def emitted(setup: Setup, chosen: Pick) -> tuple[dict[str, object], dict[str, str]]:
-    """The settings to write and a comment for some of them."""
-    settings = emit.celery_settings(chosen.choice, {})
+    """Every setting the chosen configuration ran with, and a comment for some of them.
+
+    The searched settings come from its choice; the others (``--fixed`` settings and, for a trial
+    or the input baseline, the user's own worker/task settings) from its WorkerConfig's extras.
+    Nothing is added that was not measured: no time limit is invented.
+    """
+    extra = dict(chosen.config.extra)
+    settings = emit.celery_settings(chosen.choice, extra)
     comments: dict[str, str] = {}
-    carried = setup.input.carried if setup.input else {}
-    if carried:
-        settings.update(carried)
-        for key in carried:
-            comments[key] = f"from {setup.input.path if setup.input else 'your config'}"
-    else:
-        settings["task_time_limit"] = time_limit(chosen)
-        comments["task_time_limit"] = (
-            "a safety net, not tuned: 10x the p99 task run time measured; set it for your tasks"
+    fixed = setup.space.extra
+    source = setup.input.path if setup.input else "your config"
+    for key in extra:
+        comments[key] = "--fixed" if key in fixed and fixed[key] == extra[key] else f"from {source}"
+    if chosen.baseline == DEFAULT_LABEL and "worker_concurrency" in settings:
+        comments["worker_concurrency"] = (
+            "Celery's default as measured: os.cpu_count() of the measuring machine"
         )
-    settings["broker_connection_retry_on_startup"] = True
-    comments["broker_connection_retry_on_startup"] = "explicit: the default changes in Celery 6"
     if chosen.choice.get("pool") in GREEN_POOLS:
         comments["worker_concurrency"] = f"start with -P {chosen.choice['pool']}"
     return settings, comments
 
 
-def audit_findings(text: str, setup: Setup, name: str = emit.MODULE_FILE) -> list[Finding]:
+def audit_findings(
+    text: str, setup: Setup, name: str = emit.MODULE_FILE, namespace: str | None = None
+) -> list[Finding]:
     """Audit findings for one emitted file on its own (the audit is static: nothing runs)."""
     from tuner.audit.engine import run
     from tuner.audit.options import AuditOptions
 
+    # The measurable heuristics are judged even where opt-in, so that a user who selects them
+    # sees why the measurement overrules them.
+    options = AuditOptions(
+        workload=setup.workload.kind,
+        cpus=setup.cpus,
+        namespace=namespace,
+        extend_select=MEASURABLE,
+    )
     with tempfile.TemporaryDirectory(prefix="celery-tune-emit-") as tmp:
         path = Path(tmp) / name
         path.write_text(text, encoding="utf-8")
-        # The measurable heuristics are judged even where opt-in, so that a user who selects
-        # them sees why the measurement overrules them.
-        options = AuditOptions(
-            workload=setup.workload.kind, cpus=setup.cpus, extend_select=MEASURABLE
-        )
         result = run([str(path)], options)
         return list(result.findings)
 
@@ -129,38 +134,86 @@ def _line_settings(text: str, settings: Mapping[str, object]) -> dict[int, str]:
     return out
 
 
+# Audit rules about a whole config that do not apply to a file merged into the user's config.
+FILE_LEVEL = {
+    "CT303": "time limits are not tuned: they stay in your own config (audit it for them)",
+    "CT306": "broker settings are not tuned: they stay in your own config",
+}
+
+
+def _render(
+    setup: Setup,
+    settings: Mapping[str, object],
+    header: Sequence[str],
+    comments: dict[str, str],
+    evidence: str,
+    name: str,
+    django: bool,
+) -> tuple[str, list[dict[str, object]]]:
+    names = {k: emit.django_name(k) for k in settings} if django else None
+    apply = emit.DJANGO_APPLY_LINES if django else emit.APPLY_LINES
+
+    def render(suppress: Mapping[str, Sequence[str]], files: Mapping[str, str]) -> str:
+        return emit.render_module(
+            settings, header, comments, suppress, apply=apply, names=names,
+            file_suppress=files, export_dict=not django,
+        )  # fmt: skip
+
+    namespace = emit.DJANGO_PREFIX.rstrip("_") if django else None
+    text = render({}, {})
+    try:
+        findings = audit_findings(text, setup, name, namespace)
+    except ImportError:  # pragma: no cover - the audit is part of the package
+        return text, []
+    assigned = {names[k] if names else k: k for k in settings}
+    by_line = {n: assigned[k] for n, k in _line_settings(text, assigned).items()}
+    suppress: dict[str, list[str]] = {}
+    files: dict[str, str] = {}
+    for f in findings:
+        key = by_line.get(f.line)
+        if key is not None and f.code in MEASURABLE:
+            suppress.setdefault(key, []).append(f.code)
+            comments[key] = f"measured here: {evidence}"
+        elif f.code in FILE_LEVEL:
+            files[f.code] = FILE_LEVEL[f.code]
+    if suppress or files:
+        text = render(suppress, files)
+        findings = audit_findings(text, setup, name, namespace)
+    return text, [f.as_json() for f in findings]
+
+
 def render_config(
     setup: Setup, chosen: Pick, header: Sequence[str], evidence: str
 ) -> tuple[str, list[dict[str, object]]]:
     """The module text, with audit heuristics the measurement overrules suppressed (and said
     why), and the audit findings that remain (expected: none)."""
     settings, comments = emitted(setup, chosen)
-    text = emit.render_module(settings, header, comments)
-    try:
-        findings = audit_findings(text, setup)
-    except ImportError:  # pragma: no cover - the audit is part of the package
-        return text, []
-    by_line = _line_settings(text, settings)
-    suppress: dict[str, list[str]] = {}
-    for f in findings:
-        key = by_line.get(f.line)
-        if key is not None and f.code in MEASURABLE:
-            suppress.setdefault(key, []).append(f.code)
-            comments[key] = f"measured here: {evidence}"
-    if suppress:
-        text = emit.render_module(settings, header, comments, suppress)
-        findings = audit_findings(text, setup)
-    return text, [f.as_json() for f in findings]
+    return _render(setup, settings, header, comments, evidence, emit.MODULE_FILE, False)
+
+
+def render_django(
+    setup: Setup, chosen: Pick, header: Sequence[str], evidence: str
+) -> tuple[str, list[dict[str, object]]]:
+    """The same settings for a Django settings module (``CELERY_`` namespace)."""
+    settings, comments = emitted(setup, chosen)
+    return _render(setup, settings, header, comments, evidence, emit.DJANGO_MODULE_FILE, True)
 
 
 def render_command(
     setup: Setup, chosen: Pick, evidence: str
 ) -> tuple[str, list[dict[str, object]]]:
-    """``worker-command.txt``: the command line, audited on its own like the module."""
+    """``worker-command.txt``: the command line, audited on its own like the module, and the
+    settings a worker option cannot carry."""
     command = emit.command_line(chosen.choice, command_app(setup))
+    settings, _ = emitted(setup, chosen)
+    rest = emit.not_on_command_line(settings)
     notes = []
-    if chosen.choice.get("acks_late"):
-        notes.append("# also set task_acks_late = True in your config: no worker option sets it")
+    if rest:
+        notes.append(
+            "# no worker option sets these; they are in "
+            f"{emit.MODULE_FILE} (merge it as its docstring says):"
+        )
+        notes += [f"#   {k} = {v!r}" for k, v in rest.items()]
     text = "\n".join([command, *notes]) + "\n"
     try:
         findings = audit_findings(text, setup, emit.COMMAND_FILE)
@@ -213,6 +266,15 @@ def environment(setup: Setup, storage_url: str) -> dict[str, object]:
     return env
 
 
+STALE = (
+    emit.MODULE_FILE,
+    emit.DJANGO_MODULE_FILE,
+    emit.COMMAND_FILE,
+    emit.DIFF_FILE,
+    "celery_tuned.toml",  # written by earlier versions
+)
+
+
 def write_outputs(
     setup: Setup,
     study: optuna.Study,
@@ -222,19 +284,28 @@ def write_outputs(
     summary: dict[str, object],
     storage_url: str,
 ) -> list[Path]:
-    """Write every output file atomically; report.json last."""
+    """Write every output file atomically; report.json last.  ``chosen`` None: nothing is
+    recommended, and emitted files of an earlier run are removed."""
+    from tuner.optimize.configdiff import config_diff
+
     files: dict[str, str] = {}
     if chosen is not None:
         header = evidence_lines(setup, chosen, confirmation, plan)
         evidence = short_evidence(confirmation)
         text, remaining = render_config(setup, chosen, header, evidence)
+        django_text, django_remaining = render_django(setup, chosen, header, evidence)
         command_text, command_remaining = render_command(setup, chosen, evidence)
-        remaining += command_remaining
+        remaining += django_remaining + command_remaining
         settings, _ = emitted(setup, chosen)
         command = emit.command_line(chosen.choice, command_app(setup))
         files[emit.MODULE_FILE] = text
-        files[emit.TOML_FILE] = emit.render_toml(settings, header)
+        files[emit.DJANGO_MODULE_FILE] = django_text
         files[emit.COMMAND_FILE] = command_text
+        if setup.input is not None:
+            diff = config_diff(setup.input.path, settings, command)
+            if diff is not None:
+                files[emit.DIFF_FILE] = diff
+        confirmed = confirmation is not None and confirmation.confirmed
         summary["pick"] = {
             "trial": chosen.trial.number if chosen.trial is not None else None,
             "source": chosen.source,
@@ -244,11 +315,16 @@ def write_outputs(
             "settings": settings,
             "command": command,
             "metrics": chosen.metrics,
+            "status": "confirmed" if confirmed else "not confirmed (--confirm 0)",
             "confirmed": medians(confirmation.chosen_runs)
-            if confirmation is not None and confirmation.runs
+            if confirmation is not None and confirmed
             else None,
         }
+        summary["apply"] = list(emit.APPLY_LINES)
         summary["audit"] = {"findings": remaining, "clean": not remaining}
+    else:
+        for name in STALE:
+            (setup.out_dir / name).unlink(missing_ok=True)
     names = [*files, "report.html", "report.json"]
     data = report.build(
         study,

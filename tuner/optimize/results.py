@@ -90,21 +90,37 @@ class Confirmation:
     runs: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     search_verdicts: dict[str, Verdict] = field(default_factory=dict)
     verdicts: dict[str, Verdict] = field(default_factory=dict)
-    chosen: str = PICK_LABEL
+    chosen: str | None = PICK_LABEL  # None: nothing met every constraint when re-measured
     same: dict[str, str] = field(default_factory=dict)  # label -> label of the runs it shares
-    reason: str = ""  # why a baseline is recommended instead of the search's pick
+    reason: str = ""  # why a baseline (or nothing) is recommended instead of the search's pick
     error: str | None = None
+    broken: dict[str, list[str]] = field(default_factory=dict)  # label -> constraints it broke
 
     @property
     def chosen_runs(self) -> list[dict[str, Any]]:
+        if self.chosen is None:
+            return []
         return self.runs.get(self.same.get(self.chosen, self.chosen), [])
+
+    @property
+    def confirmed(self) -> bool:
+        """Whether the recommendation stands on completed re-measurement."""
+        return self.error is None and self.chosen is not None and bool(self.runs)
 
     def as_dict(self) -> dict[str, object]:
         return {
             "rounds": self.rounds,
             "interleaved": True,
             "error": self.error,
+            "confirmed": self.confirmed,
             "chosen": self.chosen,
+            "constraints": {
+                label: {
+                    "feasible": not self.broken.get(label),
+                    "broken": self.broken.get(label, []),
+                }
+                for label in self.same
+            },
             "reason": self.reason or None,
             "configs": [
                 {"label": label, "median": medians(runs), "runs": runs}
@@ -171,15 +187,22 @@ def confirm(
     chosen: Pick,
     rounds: int,
     on_run: Callable[[int, str, Mapping[str, Any]], None] | None = None,
-) -> tuple[Pick, Confirmation]:
+) -> tuple[Pick | None, Confirmation]:
     """Re-measure the pick and each baseline side by side, ``rounds`` times, interleaved.
 
-    The pick is recommended only when it is measurably better than what the user has now (their
-    config, else Celery's defaults) and no baseline beats it.  When a baseline beats it beyond
-    the noise, the best such baseline is recommended; when it is not measurably better than the
-    current config, the current config is kept.  So the result is never worse than a baseline.
+    Every constraint is held against the re-measured rounds (see :mod:`.feasibility`): a
+    configuration that broke one is never recommended, baselines included, and
+    ``Confirmation.broken`` says what each broke.  Among the rest, the pick is recommended only
+    when it is measurably better than what the user has now (their config, else Celery's
+    defaults) and no baseline beats it.  When a baseline beats it beyond the noise, the best such
+    baseline is recommended; when it is not measurably better than the current config, the
+    current config is kept.  When nothing met every constraint, nothing is recommended (None).
+
+    A measurement error is recorded in ``Confirmation.error`` and the pick is returned as it came:
+    the caller must not present it as confirmed (see ``Confirmation.confirmed``).
     """
     from tuner.bench.errors import BenchError
+    from tuner.optimize.feasibility import violations_over
 
     result = Confirmation(rounds)
     configs = [chosen.config]
@@ -201,6 +224,10 @@ def confirm(
         return chosen, result
     objectives = setup.goal.objectives
     labels = list(setup.baselines)
+    for label in same:
+        broken = violations_over(result.runs[same[label]], setup.goal)
+        if broken:
+            result.broken[label] = broken
     result.search_verdicts = _verdicts(result, PICK_LABEL, labels, same, objectives)
     current = INPUT_LABEL if INPUT_LABEL in setup.baselines else DEFAULT_LABEL
     if same[current] == PICK_LABEL:
@@ -219,13 +246,33 @@ def confirm(
         return sign * value if value is not None else -math.inf
 
     candidates = [PICK_LABEL, *(b for b in setup.baselines if same[b] != PICK_LABEL)]
-    result.chosen, result.reason = decide(candidates, beats, score, current)
-    final = chosen
+    feasible = [c for c in candidates if c not in result.broken]
+    if not feasible:
+        result.chosen = None
+        result.reason = "re-measured, no configuration met every constraint: " + "; ".join(
+            f"{_shown(c)} {', '.join(result.broken[c])}" for c in candidates
+        )
+        return None, result
+    result.chosen, result.reason = decide(feasible, beats, score, current)
+    if PICK_LABEL in result.broken:
+        result.reason = (
+            f"re-measured, it broke a constraint ({', '.join(result.broken[PICK_LABEL])}); "
+            f"{result.chosen} met every constraint"
+        )
+        if current in result.broken and current != result.chosen:
+            result.reason += f", {current} did not ({', '.join(result.broken[current])})"
+    elif current in result.broken and result.chosen != PICK_LABEL:
+        result.reason += f" ({current} broke {', '.join(result.broken[current])})"
+    final: Pick | None = chosen
     if result.chosen != PICK_LABEL:
         final = _baseline_pick(setup, study, result.chosen, replaced=chosen.trial)
         labels.append(PICK_LABEL)  # the final choice against the search's pick, for the record
     result.verdicts = _verdicts(result, result.chosen, labels, same, objectives)
     return final, result
+
+
+def _shown(label: str) -> str:
+    return "the search's pick" if label == PICK_LABEL else label
 
 
 def improvement(confirmation: Confirmation | None) -> dict[str, object] | None:

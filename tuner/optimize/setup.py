@@ -7,6 +7,7 @@ an unknown workload, a bad space file, an unreadable ``--config``, an unreachabl
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -168,12 +169,16 @@ def resolve(o: OptimizeOptions) -> Setup:
         raise UsageError(str(exc)) from None
     trial_extra = {**(input_config.extra if input_config else {}), **extra}
     space = space.pin(fixed, extra)
-    baselines = {DEFAULT_LABEL: celery_default(cpus)}
+    # --fixed settings apply to the baselines too, so every configuration measured runs them.
+    baselines = {DEFAULT_LABEL: with_extra(celery_default(cpus), extra)}
     if input_config is not None:
-        baselines[INPUT_LABEL] = input_config.config
-    choices = {DEFAULT_LABEL: baseline_choice(choice_of(baselines[DEFAULT_LABEL]), cpus)}
-    if input_config is not None:
-        choices[INPUT_LABEL] = baseline_choice(input_config.choice, cpus)
+        baselines[INPUT_LABEL] = with_extra(input_config.config, extra)
+    # A baseline's choice (its trial params and what is emitted for it) holds the concurrency
+    # it really runs with: Celery's None is os.cpu_count() here, whatever --cpus says.
+    choices = {
+        label: baseline_choice(choice_of(config), config.effective_concurrency())
+        for label, config in baselines.items()
+    }
     for choice in choices.values():
         space = space.widened(choice)
     return Setup(
@@ -189,6 +194,13 @@ def resolve(o: OptimizeOptions) -> Setup:
         input=input_config,
         notes=notes,
     )
+
+
+def with_extra(config: WorkerConfig, extra: Mapping[str, object]) -> WorkerConfig:
+    """``config`` with ``extra`` settings added (they win over its own)."""
+    from dataclasses import replace
+
+    return replace(config, extra={**config.extra, **extra}) if extra else config
 
 
 def _is_leaky(workload: Workload) -> bool:
