@@ -25,11 +25,6 @@ from tests.conftest import ROOT
 from tuner.commands.optimize import OptimizeOptions, optimize
 from tuner.optimize.storages import delete_study, open_storage
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
-
 pytestmark = pytest.mark.slow
 FAST: dict[str, Any] = {"trial_seconds": 1.5, "warmup": 0.5}
 FAST_ARGS = ["--trial-seconds", "1.5", "--warmup", "0.5"]
@@ -133,7 +128,8 @@ def test_full_run_writes_every_output(full_run: tuple[Path, int, str, str]) -> N
     names = {p.name for p in out.iterdir()}
     assert {
         "celeryconfig_tuned.py",
-        "celery_tuned.toml",
+        "celeryconfig_tuned_django.py",
+        "config.diff",
         "worker-command.txt",
         "report.json",
         "report.html",
@@ -202,8 +198,7 @@ def test_emitted_config_is_what_was_picked(full_run: tuple[Path, int, str, str])
     app = Celery(set_as_current=False)
     app.config_from_object(module)
     assert app.conf.task_acks_late == settings["task_acks_late"]
-    toml = tomllib.loads((out / "celery_tuned.toml").read_text())
-    assert toml == {k: v for k, v in settings.items() if v is not None}
+    assert settings == module.SETTINGS  # what app.conf.update(SETTINGS) applies
     command = (out / "worker-command.txt").read_text()
     assert command.startswith(data["pick"]["command"])
     text = (out / "celeryconfig_tuned.py").read_text()
@@ -220,6 +215,10 @@ def test_emitted_config_passes_the_audit(full_run: tuple[Path, int, str, str]) -
         stdout = io.StringIO()
         code = audit([str(out / name)], options, out=stdout, err=io.StringIO())
         assert code == 0, stdout.getvalue()
+    django = AuditOptions(workload="cpu", cpus=2, fail_on="info", namespace="CELERY")
+    stdout = io.StringIO()
+    code = audit([str(out / "celeryconfig_tuned_django.py")], django, out=stdout, err=io.StringIO())
+    assert code == 0, stdout.getvalue()
     assert report(out)["audit"]["clean"] is True
 
 
@@ -290,7 +289,7 @@ def test_sigkill_mid_study_resumes_without_losing_trials(tmp_path: Path) -> None
 
 
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_interrupt_stops_cleanly_and_writes_what_is_known(
+def test_interrupt_stops_cleanly_and_says_rerun_resumes(
     tmp_path: Path, sig: signal.Signals, code: int
 ) -> None:
     out = tmp_path / "out"
@@ -304,12 +303,14 @@ def test_interrupt_stops_cleanly_and_writes_what_is_known(
         stop(proc)
     assert proc.returncode == code, stderr
     assert "Traceback" not in stderr and "Interrupted" in stderr
+    assert "rerun the same command to resume it" in stderr
+    assert "No feasible trial" not in stderr
     wait_gone(workers)
     data = report(out)
     assert data["interrupted"] is True
     assert data["trials"][-1]["state"] == "FAIL"
     assert data["confirmation"] is None  # no confirmation after an interrupt
-    assert (out / "celeryconfig_tuned.py").exists()  # the best so far, unconfirmed
+    assert not (out / "celeryconfig_tuned.py").exists()  # nothing unconfirmed is recommended
 
 
 def test_failed_trials_are_recorded_and_the_study_goes_on(tmp_path: Path) -> None:

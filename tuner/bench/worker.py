@@ -20,7 +20,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
-import tuner
+from tuner.bench.appcheck import worker_pythonpath
 from tuner.bench.broker import BrokerSession
 from tuner.bench.config import WorkerConfig
 from tuner.bench.errors import BenchError
@@ -123,9 +123,7 @@ class WorkerGroup:
             "run_dir": str(self.run_dir),
         }
         env[SPEC_ENV] = json.dumps(spec)
-        root = str(Path(tuner.__file__).resolve().parent.parent)
-        paths = [root, os.getcwd(), *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
-        env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
+        env["PYTHONPATH"] = worker_pythonpath(env)
         tmp = self.run_dir / "tmp"  # the filesystem transport moves fetched messages here
         tmp.mkdir(exist_ok=True)
         env["TMPDIR"] = str(tmp)

@@ -187,6 +187,10 @@ def _bench(o: BenchOptions, out: TextIO, err: TextIO) -> int:
         kind=cast(Any, o.kind),
         scale=o.scale,
     )
+    if work.app:
+        from tuner.bench.appcheck import check_app
+
+        check_app(work.app, "--app" if o.app else f"{o.workload}: app")
     cpus = o.cpus if o.cpus is not None else available_cpus()
     with progress_bar(err, o.progress) as update:
         capacity = None

@@ -143,6 +143,10 @@ def resolve(o: OptimizeOptions) -> Setup:
         )
         broker = Broker(o.broker).validate()
         check_reachable(broker)
+        if workload.app:
+            from tuner.bench.appcheck import check_app
+
+            check_app(workload.app, "--app" if o.app else f"{o.workload}: app")
     except BenchError as exc:
         raise UsageError(str(exc)) from None
     if "efficiency" in goal.objectives and workload.kind != "cpu":
