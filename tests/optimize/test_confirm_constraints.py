@@ -133,7 +133,9 @@ def test_an_error_during_confirmation_confirms_nothing(
         raise BenchError("worker trial-x failed to start")
 
     monkeypatch.setattr(results, "measure_rounds", broken)
-    chosen, confirmation = confirm(setup, study(setup), Plan(setup.goal, 1, 0), pick(setup), 3)
+    the_pick = pick(setup)
+    chosen, confirmation = confirm(setup, study(setup), Plan(setup.goal, 1, 0), the_pick, 3)
+    assert chosen is the_pick  # returned as it came: the caller must not call it confirmed
     assert confirmation.error == "worker trial-x failed to start"
     assert not confirmation.confirmed and not confirmation.verdicts
     assert confirmation.as_dict()["confirmed"] is False
