@@ -82,7 +82,7 @@ def test_a_faster_baseline_that_broke_the_slo_and_lost_tasks_is_not_recommended(
     assert confirmation.broken == {
         DEFAULT_LABEL: ["lost 2 task(s)", "p99 0.9 s over the 0.5 s SLO"]
     }
-    doc = confirmation.as_dict()
+    doc: dict[str, Any] = confirmation.as_dict()
     assert doc["constraints"][DEFAULT_LABEL] == {
         "feasible": False,
         "broken": ["lost 2 task(s)", "p99 0.9 s over the 0.5 s SLO"],
