@@ -85,3 +85,38 @@ def test_baselines_project_onto_the_space() -> None:
     config = worker_config(choice, "x", {"task_time_limit": 5})
     assert (config.pool, config.concurrency, config.prefetch_multiplier) == ("prefork", 2, 4)
     assert config.extra == {"task_time_limit": 5}
+
+
+def test_baselines_record_the_concurrency_they_run_with_and_get_fixed_settings() -> None:
+    """celery-default runs with Celery's None = os.cpu_count(), whatever --cpus says; its trial
+    params and what is emitted for it say so.  --fixed extras apply to the baselines too."""
+    import os
+
+    from tuner.optimize.baselines import DEFAULT_LABEL
+    from tuner.optimize.output import emitted
+    from tuner.optimize.results import _baseline_pick
+    from tuner.optimize.search import enqueue_baselines
+    from tuner.optimize.setup import OptimizeOptions, resolve
+
+    ran = os.cpu_count() or 1
+    setup = resolve(
+        OptimizeOptions(workload="cpu", cpus=ran + 3, fixed=("worker_send_task_events=true",))
+    )
+    config = setup.baselines[DEFAULT_LABEL]
+    assert config.concurrency is None and config.effective_concurrency() == ran
+    assert config.extra == {"worker_send_task_events": True}
+    assert setup.baseline_choices[DEFAULT_LABEL]["concurrency"] == ran
+
+    import optuna
+
+    study = optuna.create_study()
+    enqueue_baselines(setup, study, created=True)
+    params = study.get_trials(deepcopy=False)[0].system_attrs["fixed_params"]
+    assert params["concurrency"] == ran  # not --cpus
+
+    chosen = _baseline_pick(setup, study, DEFAULT_LABEL)
+    settings, comments = emitted(setup, chosen)
+    assert settings["worker_concurrency"] == ran
+    assert "os.cpu_count()" in comments["worker_concurrency"]
+    assert settings["worker_send_task_events"] is True and comments["worker_send_task_events"] == "--fixed"
+    assert "task_time_limit" not in settings  # never invented
