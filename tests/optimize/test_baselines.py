@@ -118,5 +118,8 @@ def test_baselines_record_the_concurrency_they_run_with_and_get_fixed_settings()
     settings, comments = emitted(setup, chosen)
     assert settings["worker_concurrency"] == ran
     assert "os.cpu_count()" in comments["worker_concurrency"]
-    assert settings["worker_send_task_events"] is True and comments["worker_send_task_events"] == "--fixed"
+    assert (
+        settings["worker_send_task_events"] is True
+        and comments["worker_send_task_events"] == "--fixed"
+    )
     assert "task_time_limit" not in settings  # never invented

@@ -38,7 +38,12 @@ def test_new_names_are_edited_in_place_and_the_rest_appended(tmp_path: Path) -> 
     diff = config_diff(str(path), SETTINGS)
     assert diff is not None and diff.startswith("--- a/celeryconfig.py\n+++ b/celeryconfig.py\n")
     removed, added = changed(diff)
-    assert removed == ["worker_concurrency = 8  # set by ops", "worker_prefetch_multiplier = (", "    4", ")"]
+    assert removed == [
+        "worker_concurrency = 8  # set by ops",
+        "worker_prefetch_multiplier = (",
+        "    4",
+        ")",
+    ]
     assert added[:2] == ["worker_concurrency = 2  # set by ops", "worker_prefetch_multiplier = 1"]
     assert "worker_pool = 'prefork'" in added and "task_acks_late = True" in added
     assert "worker_max_tasks_per_child = None" in added
