@@ -22,7 +22,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -117,10 +117,8 @@ def worker(args: list[str], cwd: Path, env: Mapping[str, str] = {}) -> Iterator[
         except (ProcessLookupError, subprocess.TimeoutExpired):
             pass
         finally:
-            try:
+            with suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             proc.wait(timeout=30)
             log.close()
 
@@ -176,7 +174,9 @@ def test_a_worker_from_the_emitted_module_runs_the_confirmed_settings(
         "worker_hijack_root_logger = False\n" + star + "\n"
     )
     (tmp_path / "rt_app.py").write_text(
-        "from celery import Celery\napp = Celery('rt')\napp.config_from_object('celeryconfig_user')\n"
+        "from celery import Celery\n"
+        "app = Celery('rt')\n"
+        "app.config_from_object('celeryconfig_user')\n"
     )
     args = [sys.executable, "-m", "celery", "-A", "rt_app", "worker", "-Q", queue]
     with worker(args, tmp_path) as node:
