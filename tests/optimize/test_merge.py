@@ -145,3 +145,11 @@ def test_the_django_form_merges_into_namespaced_settings(modules: Path) -> None:
     assert app.conf.task_time_limit == 300
     for key, value in settings.items():
         assert app.conf[key] == value, key
+
+
+def test_the_docs_quote_the_advice_word_for_word() -> None:
+    from tests.conftest import ROOT
+
+    doc = (ROOT / "docs" / "optimize.md").read_text()
+    for line in emit.APPLY_LINES:
+        assert f"  {line}\n" in doc, line

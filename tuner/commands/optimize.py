@@ -1,7 +1,10 @@
 """``celery-tune optimize``: the command function (no click), returning the exit code.
 
-0: a configuration was chosen and written; 1: no trial was feasible (nothing to recommend);
-2: bad input; 130: interrupted by Ctrl-C, 143 by SIGTERM (what is known is still written).
+0: a configuration was chosen and written (confirmed, or marked NOT CONFIRMED with --confirm 0);
+1: nothing is recommended (no feasible trial, nothing met every constraint when re-measured, or
+confirmation failed: nothing is then claimed as confirmed and no config file is written);
+2: bad input; 130: interrupted by Ctrl-C, 143 by SIGTERM (the report is written and rerunning the
+same command resumes the study; no config file is written).
 """
 
 from __future__ import annotations
@@ -194,5 +197,10 @@ def _print_summary(out: TextIO, setup: Any, chosen: Any, confirmation: Any, writ
         if confirmation is not None:
             for verdict in confirmation.verdicts.values():
                 out.write(f"  {verdict.describe()}\n")
+            for label, broken in confirmation.broken.items():
+                shown = "the search's pick" if label == "tuned" else label
+                out.write(f"  not recommended: {shown} broke {', '.join(broken)}\n")
+        if confirmation is None:
+            out.write("  NOT CONFIRMED (--confirm 0): the best single trial of the search\n")
         out.write(f"  {command_line(chosen.choice, command_app(setup))}\n")
     out.write("Wrote " + ", ".join(str(p) for p in written) + "\n")
