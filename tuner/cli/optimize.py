@@ -81,7 +81,8 @@ def optimize(
 ) -> int:
     """Search for a better worker configuration with live trials, and write it with evidence.
 
-    Exit codes: 0 written, 1 no feasible trial, 2 bad input, 130 interrupted.
+    Exit codes: 0 written, 1 nothing recommended (no feasible or confirmed config), 2 bad input,
+    130 interrupted (rerun to resume).
     """
     options = OptimizeOptions(
         workload=workload,
