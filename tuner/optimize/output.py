@@ -284,8 +284,8 @@ def write_outputs(
     summary: dict[str, object],
     storage_url: str,
 ) -> list[Path]:
-    """Write every output file atomically; report.json last.  ``chosen`` None: nothing is
-    recommended, and emitted files of an earlier run are removed."""
+    """Write every output file atomically; report.json last.  Emitted files of an earlier run
+    that this run does not rewrite are removed (``chosen`` None: nothing is recommended)."""
     from tuner.optimize.configdiff import config_diff
 
     files: dict[str, str] = {}
@@ -322,8 +322,8 @@ def write_outputs(
         }
         summary["apply"] = list(emit.APPLY_LINES)
         summary["audit"] = {"findings": remaining, "clean": not remaining}
-    else:
-        for name in STALE:
+    for name in STALE:  # an earlier run's, not rewritten now: never mistaken for this run's
+        if name not in files:
             (setup.out_dir / name).unlink(missing_ok=True)
     names = [*files, "report.html", "report.json"]
     data = report.build(
