@@ -102,3 +102,21 @@ def test_the_prefix_is_the_same_from_a_real_process() -> None:
         proc = run_cli(*argv)
         assert proc.returncode == 2
         assert proc.stderr.strip().splitlines()[-1].startswith(ERROR_PREFIX), proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("app", "message"),
+    [
+        ("nosuchmodule:app", "--app nosuchmodule:app: cannot import nosuchmodule: "
+         "ModuleNotFoundError: No module named 'nosuchmodule'"),
+        ("os:nope", "--app os:nope: module os has no attribute 'nope'"),
+    ],
+)  # fmt: skip
+@pytest.mark.parametrize("command", ["bench", "optimize"])
+def test_an_app_that_does_not_load_is_one_line_before_any_worker(
+    command: str, app: str, message: str
+) -> None:
+    proc = run_cli(command, "--app", app, "--task", "x", "--cpus", "1", timeout=120)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines() == [ERROR_PREFIX + message], proc.stderr

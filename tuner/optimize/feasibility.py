@@ -117,6 +117,8 @@ def constraint_values(metrics: Metrics, goal: Goal) -> dict[str, float]:
             # Positive (infeasible) exactly when overloaded; otherwise how far from it, <= 0.
             excess = found.shortfall - OVERLOAD_SHORTFALL
             out["overload"] = excess if found.overloaded else min(excess, 0.0)
+        else:
+            out["overload"] = 0.0  # unknown: every trial still has the same constraints
     return out
 
 
