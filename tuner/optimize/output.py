@@ -17,7 +17,7 @@ from tuner.optimize import emit, report
 from tuner.optimize.baselines import DEFAULT_LABEL
 from tuner.optimize.confirm import medians
 from tuner.optimize.measure import Plan
-from tuner.optimize.results import Confirmation, Pick, improvement
+from tuner.optimize.results import PICK_LABEL, Confirmation, Pick, improvement
 from tuner.optimize.setup import Setup
 from tuner.optimize.space import GREEN_POOLS
 
@@ -64,13 +64,18 @@ def evidence_lines(
         for verdict in confirmation.verdicts.values():
             lines.append(verdict.describe() + ".")
         for label, broken in confirmation.broken.items():
-            shown = "the search's pick" if label == "tuned" else label
+            shown = "the search's pick" if label == PICK_LABEL else label
             lines.append(f"Not recommended: {shown} broke {', '.join(broken)}.")
     else:
         metrics = chosen.metrics
         lines.append(
             "NOT CONFIRMED (--confirm 0): the best single trial of the search: throughput "
             f"{_fmt(metrics.get('throughput'))} tasks/s, p99 {_fmt(metrics.get('p99'))} s."
+        )
+    if chosen.choice.get("optimization"):
+        lines.append(
+            f"Measured with -O {chosen.choice['optimization']}: no setting holds it, so start the "
+            f"worker with -O {chosen.choice['optimization']} (see {emit.COMMAND_FILE})."
         )
     lines += [
         "",
