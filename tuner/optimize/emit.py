@@ -32,6 +32,8 @@ DJANGO_PREFIX = "CELERY_"
 # How to apply the module: said in its docstring, in the docs and in the report, word for word.
 APPLY_LINES = (
     "How to apply it: merge it into your configuration, after your own settings.",
+    "Put this file where your app can import it (next to your config module; in a package,",
+    f"import it as .{MODULE_NAME}).",
     "Either add this line at the end of the config module your app loads:",
     f"    from {MODULE_NAME} import *  # noqa: F401,F403",
     "or, where you create the app, after your own config is loaded:",
