@@ -39,21 +39,21 @@ def test_the_issue_example_is_overload() -> None:
     assert violations(metrics, LATENCY) == [
         "overloaded: served 12.4 of 28.0/s offered; latency measures a growing backlog"
     ]
-    assert constraint_values(metrics, LATENCY)["overload"] > 0
+    assert constraint_values(metrics, LATENCY)["overloaded"] > 0
 
 
 def test_keeping_up_is_feasible_and_edges_of_a_short_window_do_not_count() -> None:
     assert not overloaded(run(throughput=27.0))
-    assert constraint_values(run(throughput=27.0), LATENCY)["overload"] <= 0
+    assert constraint_values(run(throughput=27.0), LATENCY)["overloaded"] <= 0
     # 3 tasks short of 12 is 25% short, but too few tasks to call a backlog.
     assert not overloaded(run(tasks_measured=12, window=4.0, throughput=9 / 4.0))
 
 
 def test_overload_matters_only_for_latency_goals() -> None:
     metrics = run(throughput=12.4)
-    assert "overload" not in constraint_values(metrics, THROUGHPUT)
+    assert "overloaded" not in constraint_values(metrics, THROUGHPUT)
     assert violations(metrics, THROUGHPUT) == []
-    assert "overload" in constraint_values(metrics, THROUGHPUT_SLO)
+    assert "overloaded" in constraint_values(metrics, THROUGHPUT_SLO)
 
 
 def test_the_served_rate_of_the_open_run_is_used_when_both_phases_ran() -> None:
@@ -66,7 +66,7 @@ def test_the_benchs_own_flag_wins_when_present() -> None:
     assert overloaded(run(throughput=12.4, overloaded=False)) is False
     assert overloaded(run(throughput=28.0, overloaded=True)) is True
     assert violations(run(overloaded=True), LATENCY)[0].startswith("overloaded")
-    assert constraint_values(run(overloaded=True), LATENCY)["overload"] == 1.0
+    assert constraint_values(run(overloaded=True), LATENCY)["overloaded"] == 1.0
 
 
 def test_lost_failed_and_slo() -> None:

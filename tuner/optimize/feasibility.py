@@ -112,13 +112,13 @@ def constraint_values(metrics: Metrics, goal: Goal) -> dict[str, float]:
     if latency_goal(goal):
         found = rates(metrics)
         if isinstance(metrics.get(OVERLOAD_FLAG), bool):
-            out["overload"] = 1.0 if metrics[OVERLOAD_FLAG] else 0.0
+            out["overloaded"] = 1.0 if metrics[OVERLOAD_FLAG] else 0.0
         elif found is not None:
             # Positive (infeasible) exactly when overloaded; otherwise how far from it, <= 0.
             excess = found.shortfall - OVERLOAD_SHORTFALL
-            out["overload"] = excess if found.overloaded else min(excess, 0.0)
+            out["overloaded"] = excess if found.overloaded else min(excess, 0.0)
         else:
-            out["overload"] = 0.0  # unknown: every trial still has the same constraints
+            out["overloaded"] = 0.0  # unknown: every trial still has the same constraints
     return out
 
 
