@@ -329,12 +329,14 @@ def test_failed_trials_are_recorded_and_the_study_goes_on(tmp_path: Path) -> Non
 
 def test_multi_objective_reports_a_pareto_front(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    code, _, err = run(out, trials=3, confirm=0, objectives="throughput,p99", **FAST)
+    # A low fixed rate: an overloaded run is infeasible for latency goals, and on a loaded machine
+    # 0.7 x a capacity measured a minute earlier can be more than the workers serve now.
+    code, _, err = run(out, trials=3, confirm=0, objectives="throughput,p99", rate=2.0, **FAST)
     assert code == 0, err
     data = report(out)
     assert data["study"]["directions"] == ["maximize", "minimize"]
     assert data["pareto_front"]
-    assert data["plan"]["phases"] == ["saturate", "open"] and data["plan"]["open_rate"] > 0
+    assert data["plan"]["phases"] == ["saturate", "open"] and data["plan"]["open_rate"] == 2.0
     for t in data["trials"]:
         assert t["intermediate_values"] == {}  # Optuna cannot prune multi-objective studies
         if t["state"] == "COMPLETE":
