@@ -114,3 +114,16 @@ def test_the_diff_applies_with_patch(tmp_path: Path) -> None:
     exec(path.read_text(), namespace)
     assert namespace["worker_concurrency"] == 2 and namespace["task_acks_late"] is True
     assert namespace["broker_url"] == "redis://x"
+
+
+def test_an_option_that_would_override_a_default_is_removed(tmp_path: Path) -> None:
+    path = tmp_path / "Procfile"
+    path.write_text("worker: celery -A proj worker --max-tasks-per-child 100 -P prefork -c 8\n")
+    settings = {**SETTINGS, "worker_pool": "tuner.pools.prefork:AffinityPool"}
+    diff = config_diff(str(path), settings)
+    assert diff is not None
+    preamble, _, rest = diff.partition("--- a/Procfile")
+    assert "worker_pool = 'tuner.pools.prefork:AffinityPool'" in preamble
+    removed, added = changed(rest)
+    assert removed == [path.read_text().rstrip("\n")]
+    assert added == ["worker: celery -A proj worker --concurrency 2 --prefetch-multiplier 1"]

@@ -138,31 +138,45 @@ def _flag_text(setting: str, value: object) -> str:
     return f"{flag} {value}"
 
 
+def _removal(text: str, lines: Sequence[str], span: Span) -> tuple[int, int, str]:
+    """An edit that removes an option and the space before it."""
+    start, end = _offsets(lines, span)
+    if start > 0 and text[start - 1] == " ":
+        start -= 1
+    return start, end, ""
+
+
 def command_diff(
     path: str, text: str, command: CommandLine, settings: Mapping[str, object]
 ) -> str | None:
     lines = text.splitlines(keepends=True)
     edits: list[tuple[int, int, str]] = []
-    options = {o.setting: o for o in command.options if o.setting}
+    options = {}
+    for o in command.options:
+        setting = o.setting or ("worker_pool" if o.dest == "pool" else None)
+        if setting:
+            options[setting] = o
     rest: list[str] = []
     additions: list[str] = []
     for setting, value in settings.items():
-        on_line = setting in FLAGS and value is not None and value is not False
-        if setting == "worker_pool" and value not in POOL_ALIASES:
-            on_line = False  # -P takes aliases only: a pool class goes in the config
-        if not on_line:
-            if setting not in FLAGS or options.get(setting) is not None or value not in (None,):
-                rest.append(f"{setting} = {value!r}")
-            continue
         opt = options.get(setting)
+        pool_class = setting == "worker_pool" and value not in POOL_ALIASES
+        if setting not in FLAGS or pool_class:
+            rest.append(f"{setting} = {value!r}")  # -P takes aliases only: a class goes in config
+            if opt is not None:
+                edits.append(_removal(text, lines, opt.span))
+            continue
+        if value is None or value is False:
+            # Celery's default (no limit, prefetch on): an option on the line would override it.
+            if opt is not None:
+                edits.append(_removal(text, lines, opt.span))
+            continue
         new = _flag_text(setting, value)
         if opt is None:
             additions.append(new)
-            continue
-        if opt.value.judgeable and str(opt.value.value) == str(value):
-            continue
-        start, end = _offsets(lines, opt.span)
-        edits.append((start, end, new))
+        elif not (opt.value.judgeable and str(opt.value.value) == str(value)):
+            start, end = _offsets(lines, opt.span)
+            edits.append((start, end, new))
     if additions:
         _, end = _offsets(lines, command.span)
         edits.append((end, end, " " + " ".join(additions)))
