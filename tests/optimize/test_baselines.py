@@ -123,3 +123,16 @@ def test_baselines_record_the_concurrency_they_run_with_and_get_fixed_settings()
         and comments["worker_send_task_events"] == "--fixed"
     )
     assert "task_time_limit" not in settings  # never invented
+
+
+def test_a_config_without_time_limit_is_said_and_none_is_invented(tmp_path: Path) -> None:
+    from tuner.optimize.setup import OptimizeOptions, resolve
+
+    path = tmp_path / "celeryconfig.py"
+    path.write_text("worker_concurrency = 2\n")
+    setup = resolve(OptimizeOptions(workload="cpu", cpus=2, config=str(path)))
+    assert any("no task time limit" in n and "CT303" in n for n in setup.notes)
+    assert "task_time_limit" not in setup.trial_extra
+    path.write_text("worker_concurrency = 2\ntask_time_limit = 30\n")
+    setup = resolve(OptimizeOptions(workload="cpu", cpus=2, config=str(path)))
+    assert not any("no task time limit" in n for n in setup.notes)

@@ -160,6 +160,11 @@ def resolve(o: OptimizeOptions) -> Setup:
         except ConfigError as exc:
             raise UsageError(str(exc)) from None
         notes += input_config.notes
+        if not input_config.carried:
+            notes.append(
+                f"{o.config}: no task time limit (`celery-tune audit` reports it as CT303 "
+                "no-time-limit); optimize does not invent one: set task_time_limit for your tasks"
+            )
     try:
         known = known_settings()
         fixed, extra = parse_fixed(o.fixed, settings_known=lambda k: k in known, settings=known)
