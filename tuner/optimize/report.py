@@ -216,7 +216,9 @@ def _summary(report: Mapping[str, Any]) -> str:
     items = []
     pick = report.get("pick") or {}
     if pick:
-        items.append(f"<p><b>Pick:</b> trial {html.escape(str(pick.get('trial')))}</p>")
+        status = html.escape(str(pick.get("status") or ""))
+        source = html.escape(str(pick.get("source") or f"trial {pick.get('trial')}"))
+        items.append(f"<p><b>Pick:</b> {source} ({status})</p>")
         settings = pick.get("settings") or {}
         body = "".join(
             f"<tr><td><code>{html.escape(k)}</code></td><td>{html.escape(repr(v))}</td></tr>"
@@ -225,8 +227,18 @@ def _summary(report: Mapping[str, Any]) -> str:
         items.append(f"<table>{body}</table>")
         if pick.get("command"):
             items.append(f"<pre>{html.escape(pick['command'])}</pre>")
+    else:
+        unconfirmed = report.get("unconfirmed_pick") or {}
+        why = f": {unconfirmed['why']}" if unconfirmed.get("why") else ""
+        items.append(f"<p><b>Nothing is recommended</b>{html.escape(why)}</p>")
     for verdict in (report.get("improvement") or {}).get("by_baseline", {}).values():
         items.append(f"<p>{html.escape(str(verdict.get('verdict', '')))}</p>")
+    constraints = (report.get("confirmation") or {}).get("constraints") or {}
+    for label, state in constraints.items():
+        if state.get("broken"):
+            shown = "the search's pick" if label == "tuned" else label
+            broke = ", ".join(str(b) for b in state["broken"])
+            items.append(f"<p>Not recommended: {html.escape(shown)} broke {html.escape(broke)}</p>")
     for note in report.get("notes") or []:
         items.append(f"<p class=note>{html.escape(str(note))}</p>")
     return "\n".join(items)
