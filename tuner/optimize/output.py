@@ -56,10 +56,10 @@ def evidence_lines(
         )
     if confirmation is not None and confirmation.confirmed:
         mid = medians(confirmation.chosen_runs)
+        p99 = f", p99 {_fmt(mid['p99'])} s" if mid.get("p99") is not None else ""
         lines.append(
             f"Confirmed over {confirmation.rounds} interleaved rounds (medians): throughput "
-            f"{_fmt(mid.get('throughput'))} tasks/s, p99 {_fmt(mid.get('p99'))} s; every "
-            "constraint met."
+            f"{_fmt(mid.get('throughput'))} tasks/s{p99}; every constraint met."
         )
         for verdict in confirmation.verdicts.values():
             lines.append(verdict.describe() + ".")
