@@ -83,6 +83,11 @@ def test_emitted_config_audits_clean(
     assert "ignore-file[CT303]" in text
     status, report = _audit(tmp_path, emit.MODULE_FILE, text, workload)
     assert status == 0, report
+    # Also clean for a user who turns the opt-in time-limit rule on: the file says why it does
+    # not apply to a file merged into their config (their own config is where it is reported).
+    out = io.StringIO()
+    selected = AuditOptions(workload=workload, cpus=2, fail_on="info", extend_select=("CT303",))
+    assert audit([str(tmp_path / emit.MODULE_FILE)], selected, out=out, err=io.StringIO()) == 0
     django, remaining = render_django(setup, chosen, ["header"], "throughput x1.30 vs defaults")
     assert remaining == []
     assert "CELERY_WORKER_PREFETCH_MULTIPLIER = " in django

@@ -115,13 +115,13 @@ def audit_findings(
     from tuner.audit.engine import run
     from tuner.audit.options import AuditOptions
 
-    # The measurable heuristics are judged even where opt-in, so that a user who selects them
-    # sees why the measurement overrules them.
+    # The measurable heuristics and the whole-config rules are judged even where opt-in, so that
+    # a user who selects them sees why the measurement overrules them, or why they do not apply.
     options = AuditOptions(
         workload=setup.workload.kind,
         cpus=setup.cpus,
         namespace=namespace,
-        extend_select=MEASURABLE,
+        extend_select=(*MEASURABLE, *FILE_LEVEL),
     )
     with tempfile.TemporaryDirectory(prefix="celery-tune-emit-") as tmp:
         path = Path(tmp) / name

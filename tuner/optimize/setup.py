@@ -162,8 +162,8 @@ def resolve(o: OptimizeOptions) -> Setup:
         notes += input_config.notes
         if not input_config.carried:
             notes.append(
-                f"{o.config}: no task time limit (`celery-tune audit` reports it as CT303 "
-                "no-time-limit); optimize does not invent one: set task_time_limit for your tasks"
+                f"{o.config}: no task time limit (`celery-tune audit --extend-select CT303` "
+                "reports it); optimize does not invent one: set task_time_limit for your tasks"
             )
     try:
         known = known_settings()
