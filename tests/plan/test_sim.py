@@ -1,0 +1,119 @@
+"""The simulation against closed-form M/M/c results (Erlang C), and the prefetch model."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from tuner.plan.sim import Fleet, ServiceModel, erlang_c, mmc_mean_wait, simulate
+
+# Exponential service times with mean 1/mu, replayed from a large sample.
+SAMPLE = np.random.default_rng(12345).exponential(1.0, size=200_000)
+
+
+def exp_service(mu: float) -> ServiceModel:
+    return ServiceModel(samples=(SAMPLE / mu).tolist())
+
+
+def test_erlang_c_known_values() -> None:
+    # M/M/1: P(wait) = rho.  M/M/2 with a = 1: C = 1/3 (a^2/2 / (1 - 1/2) = 1; 1 / (1 + 1 + 1)).
+    assert erlang_c(0.5, 1.0, 1) == pytest.approx(0.5)
+    assert erlang_c(1.0, 1.0, 2) == pytest.approx(1 / 3)
+    assert mmc_mean_wait(0.5, 1.0, 1) == pytest.approx(1.0)  # rho / (mu - lambda)
+    assert erlang_c(5.0, 1.0, 4) == 1.0
+    assert math.isinf(mmc_mean_wait(5.0, 1.0, 4))
+    # Large c stays finite (no factorial overflow).
+    assert 0 < erlang_c(190.0, 1.0, 200) < 1
+
+
+# (lambda, mu, c): light, medium and heavy load, one server and several.
+POINTS = [(0.5, 1.0, 1), (3.0, 1.0, 4), (7.0, 1.0, 8), (14.0, 2.0, 8), (16.0, 10.0, 2)]
+
+
+@pytest.mark.parametrize(("lam", "mu", "c"), POINTS)
+def test_sim_matches_erlang_c(lam: float, mu: float, c: int) -> None:
+    """No prefetch window beyond the children (one central FIFO queue): the fleet is M/M/c.
+
+    Tolerance: averages of 3 runs (seeds 1-3) of 100k tasks each: P(wait) within 0.03 absolute,
+    mean wait within 12% (or 0.01/mu absolute when the wait is tiny).  Single runs at rho = 0.875
+    spread about +-10% around the closed form (autocorrelated waits), hence the averaging.
+    """
+    fleet = Fleet(nodes=1, concurrency=c, disable_prefetch=True)
+    runs = [simulate(fleet, exp_service(mu), lam, tasks=100_000, seed=s) for s in (1, 2, 3)]
+    p_wait = float(np.mean([r.wait_probability for r in runs]))
+    mean_wait = float(np.mean([r.mean_wait for r in runs]))
+    assert p_wait == pytest.approx(erlang_c(lam, mu, c), abs=0.03)
+    assert mean_wait == pytest.approx(mmc_mean_wait(lam, mu, c), rel=0.12, abs=0.01 / mu)
+    for r in runs:
+        assert r.throughput == pytest.approx(lam, rel=0.03)
+        assert r.utilisation == pytest.approx(lam / (c * mu), rel=0.03)
+
+
+def test_nodes_without_prefetch_pool_into_one_mmc() -> None:
+    """4 nodes x 2 children fetching only when idle = one M/M/8 queue."""
+    lam, mu = 6.0, 1.0
+    res = simulate(Fleet(4, 2, disable_prefetch=True), exp_service(mu), lam, tasks=100_000, seed=3)
+    assert res.wait_probability == pytest.approx(erlang_c(lam, mu, 8), abs=0.03)
+    assert res.mean_wait == pytest.approx(mmc_mean_wait(lam, mu, 8), rel=0.12)
+
+
+def test_prefetch_strands_tasks_behind_busy_children() -> None:
+    """With a large prefetch window on several nodes, tasks wait on a busy node while another is
+    idle: the wait is longer than the pooled M/M/c queue's."""
+    lam, mu = 6.0, 1.0
+    svc = exp_service(mu)
+    pooled = simulate(Fleet(4, 2, disable_prefetch=True), svc, lam, tasks=50_000, seed=3)
+    hoard = simulate(Fleet(4, 2, prefetch_multiplier=4), svc, lam, tasks=50_000, seed=3)
+    assert hoard.mean_wait > 1.3 * pooled.mean_wait
+
+
+def test_late_acks_count_running_tasks_in_the_window() -> None:
+    # One node, one child, multiplier 1: with late acks the node holds only the running task,
+    # so an idle second node gets the next one; with early acks it reserves one more.
+    svc = ServiceModel(samples=[1.0])
+    early = simulate(Fleet(2, 1, prefetch_multiplier=1), svc, 1.5, tasks=20_000, seed=1)
+    late = simulate(Fleet(2, 1, prefetch_multiplier=1, acks_late=True), svc, 1.5, tasks=20_000)
+    assert late.mean_wait < early.mean_wait
+
+
+def test_slowdown_and_overhead_set_the_capacity() -> None:
+    svc = ServiceModel(samples=[0.1], overhead=0.01, slowdown=lambda n: 1 + 0.5 * (n - 1))
+    fleet = Fleet(1, 3, disable_prefetch=True)
+    # 3 children, each task 0.1 x 2.0 + 0.01 s at 3 busy: 3 / 0.21 tasks/s.
+    assert svc.capacity(fleet) == pytest.approx(3 / 0.21)
+    res = simulate(fleet, svc, 30.0, tasks=20_000, seed=2)  # above capacity: saturated
+    assert not res.stable
+    assert res.throughput == pytest.approx(3 / 0.21, rel=0.05)
+
+
+def test_shared_host_counts_busy_children_fleet_wide() -> None:
+    slow = ServiceModel(samples=[0.1], slowdown=lambda n: float(n), shared_host=True)
+    apart = ServiceModel(samples=[0.1], slowdown=lambda n: float(n))
+    fleet = Fleet(2, 1, disable_prefetch=True)
+    assert slow.capacity(fleet) == pytest.approx(10.0)  # 2 children, each twice as slow
+    assert apart.capacity(fleet) == pytest.approx(20.0)
+
+
+def test_dispatch_delay_adds_to_latency() -> None:
+    base = ServiceModel(samples=[0.05])
+    res0 = simulate(Fleet(1, 4), base, 1.0, tasks=2_000)
+    res1 = simulate(Fleet(1, 4), ServiceModel(samples=[0.05], dispatch=0.02), 1.0, tasks=2_000)
+    assert res1.p50 == pytest.approx(res0.p50 + 0.02)
+
+
+def test_same_seed_same_result() -> None:
+    svc = exp_service(1.0)
+    a = simulate(Fleet(2, 2), svc, 3.0, tasks=5_000, seed=11)
+    b = simulate(Fleet(2, 2), svc, 3.0, tasks=5_000, seed=11)
+    assert a.p99 == b.p99 and a.mean_wait == b.mean_wait
+
+
+def test_bad_input() -> None:
+    with pytest.raises(ValueError):
+        simulate(Fleet(0, 1), exp_service(1.0), 1.0)
+    with pytest.raises(ValueError):
+        simulate(Fleet(1, 1), exp_service(1.0), 0.0)
+    with pytest.raises(ValueError):
+        simulate(Fleet(1, 1), ServiceModel(samples=[]), 1.0)
