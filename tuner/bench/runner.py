@@ -60,6 +60,10 @@ class RunResult:
     phases: Mapping[str, float] = field(default_factory=dict, hash=False)  # seconds
     worker_pids: tuple[int, ...] = ()
     tasks_per_node: tuple[int, ...] = ()
+    # (run s, CPU s or None, nominal CPU s or None) of each measured task that ran (for ``plan``)
+    services: tuple[tuple[float, float | None, float | None], ...] = field(
+        default=(), repr=False, hash=False
+    )
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -178,7 +182,17 @@ def run_config(
         phases=phases,
         worker_pids=tuple(run.pids),
         tasks_per_node=tuple(run.log.per_worker(run.pids)),
+        services=_services(run),
     )
+
+
+def _services(run: Driver) -> tuple[tuple[float, float | None, float | None], ...]:
+    out = []
+    for task_id, info in run.sent.items():
+        rec = run.log.finished.get(task_id)
+        if info.measured and rec is not None and rec.start is not None and not rec.failed:
+            out.append((rec.end - rec.start, rec.cpu, info.cpu_seconds))
+    return tuple(out)
 
 
 def _delete_queue(session: BrokerSession, queue: str) -> None:

@@ -17,6 +17,7 @@ COMMANDS: dict[str, str] = {
     "bench": "tuner.cli.bench:bench",
     "optimize": "tuner.cli.optimize:optimize",
     "profile": "tuner.cli.profile:profile",
+    "plan": "tuner.cli.plan:plan",
 }
 
 HELP = {
@@ -25,6 +26,7 @@ HELP = {
     "bench": "Measure worker configurations against a live workload.",
     "optimize": "Search for a better worker configuration with live trials.",
     "profile": "Measure with py-spy where worker time goes (GIL held, GIL wait, idle).",
+    "plan": "Size a fleet for a rate and a p99 goal, from measurements (USL + simulation).",
 }
 
 

@@ -13,9 +13,9 @@ The model (see docs/plan.md):
 - A free window slot takes the head of the broker queue; an arriving task goes to the next node
   (round robin, as Redis serves blocked consumers in turn) that has a free slot.
 - Service times are drawn from a measured sample (replayed, with replacement), multiplied by a
-  slowdown factor for the number of children busy when the task starts (from the USL fit; per node
-  for independent machines, fleet-wide when every node shares one host), plus a fixed per-task
-  overhead that keeps the child busy, and a fixed dispatch delay added to each latency.
+  fixed per-task overhead that keeps the child busy, times a slowdown factor for the number of
+  children busy when the task starts (from the USL fit; per node for independent machines,
+  fleet-wide when every node shares one host); a fixed dispatch delay is added to each latency.
 
 Latency is end minus arrival (plus the dispatch delay), as the bench measures it.
 """
@@ -78,8 +78,8 @@ class ServiceModel:
         c = fleet.concurrency
         if self.shared_host:
             n = fleet.children
-            return n / (self.mean * self.factor(n) + self.overhead)
-        return fleet.nodes * c / (self.mean * self.factor(c) + self.overhead)
+            return n / ((self.mean + self.overhead) * self.factor(n))
+        return fleet.nodes * c / ((self.mean + self.overhead) * self.factor(c))
 
 
 @dataclass(frozen=True)
@@ -155,7 +155,7 @@ def simulate(
         busy[n] += 1
         total_busy += 1
         k = total_busy if shared else busy[n]
-        s = base[i] * factor(k) + overhead
+        s = (base[i] + overhead) * factor(k)
         start[i] = t
         end[i] = t + s
         busy_time[i] = s

@@ -33,7 +33,7 @@ class USLFit:
     def throughput(self, n: float) -> float:
         return float(usl(n, self.lam, self.sigma, self.kappa))
 
-    def slowdown(self, n: int) -> float:
+    def slowdown(self, n: float) -> float:
         """How much longer one task takes with ``n`` busy than alone: N X(1) / X(N)."""
         return 1 + self.sigma * (n - 1) + self.kappa * n * (n - 1)
 
