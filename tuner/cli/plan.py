@@ -40,8 +40,12 @@ from tuner.cli.bench import PRESET_NAMES
     "--headroom", type=float, default=0.2, show_default=True, help="Meet the SLO at rate x (1+h)."
 )
 @click.option("--max-nodes", type=int, default=64, show_default=True)
+@click.option("--min-rate", type=float, default=0.0, show_default=True, help="Autoscaler floor.")
+@click.option("--max-rate", type=float, help="Autoscaler ceiling [rate x (1 + headroom)].")
 @click.option("--validate", is_flag=True, help="Check predictions against live bench runs.")
-@click.option("--out", type=click.Path(file_okay=False), help="Write model, plan, manifests here.")
+@click.option(
+    "--out", "out_dir", type=click.Path(file_okay=False), help="Write model, plan, manifests here."
+)
 @click.option("--model", type=click.Path(dir_okay=False), help="Reuse a saved model.json.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--cpus", type=float, help="CPUs available here (default: affinity and cgroup).")

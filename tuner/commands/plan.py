@@ -38,7 +38,7 @@ class PlanOptions:
     headroom: float = 0.2
     max_nodes: int = 64
     validate: bool = False
-    out: str | None = None
+    out_dir: str | None = None
     model: str | None = None
     as_json: bool = False
     cpus: float | None = None
@@ -46,6 +46,8 @@ class PlanOptions:
     point_seconds: float = 3.0
     validate_seconds: float = 8.0
     broker_messages: int = 1000
+    min_rate: float = 0.0
+    max_rate: float | None = None
     queue_name: str = "celery"
     worker_app: str = "proj"
     seed: int = 0
@@ -210,9 +212,9 @@ def _validate(
 def _write(o: PlanOptions, outcome: Any, base: Any) -> Any:
     from tuner.plan import output
 
-    if o.out is None:
+    if o.out_dir is None:
         return outcome
-    folder = Path(o.out)
+    folder = Path(o.out_dir)
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -220,9 +222,25 @@ def _write(o: PlanOptions, outcome: Any, base: Any) -> Any:
     files: dict[str, str] = {}
     (folder / "model.json").write_text(json.dumps(outcome.model.as_dict(), indent=1) + "\n")
     files["model"] = str(folder / "model.json")
+    best = outcome.recommendation.best
+    if best is not None:
+        from tuner.plan import autoscale
+
+        scaler = autoscale.design(
+            outcome.model, best, outcome.target, outcome.settings, broker_url=o.broker,
+            queue=o.queue_name, worker_app=o.worker_app, min_rate=o.min_rate,
+            max_rate=o.max_rate,
+        )  # fmt: skip
+        run_p99 = float(outcome.model.service_summary()["p99"])
+        files.update(autoscale.write(scaler, folder, run_p99))
+        outcome = replace(outcome, autoscaler=scaler.as_dict())
+    files["plan"] = str(folder / "plan.json")
+    files["report"] = str(folder / "report.html")
     outcome = replace(outcome, files=files)
     (folder / "plan.json").write_text(json.dumps(output.document(outcome), indent=2) + "\n")
-    files["plan"] = str(folder / "plan.json")
+    from tuner.plan.report import render_html
+
+    (folder / "report.html").write_text(render_html(outcome), encoding="utf-8")
     return outcome
 
 
