@@ -153,7 +153,7 @@ def _plan(o: PlanOptions, out: TextIO, err: TextIO) -> int:
         how = Plan(
             max_concurrency=top,
             seconds=o.point_seconds,
-            low_load_seconds=max(o.point_seconds, 3.0),
+            low_load_seconds=max(o.point_seconds, 2.0),
             broker_messages=o.broker_messages,
             timeout=o.timeout,
         )
@@ -165,9 +165,15 @@ def _plan(o: PlanOptions, out: TextIO, err: TextIO) -> int:
     if o.nodes_now is not None:
         c_now = base.concurrency or int(o.instance_cpus or model.cpus)
         current = evaluate(model, settings, target, o.nodes_now, c_now)
-    planned = {}
+    planned: dict[str, object] = {}
     if rec.best is not None:
-        planned = replace(base, concurrency=rec.best.concurrency).settings()
+        chosen = replace(base, concurrency=rec.best.concurrency)
+        planned = {
+            "worker_concurrency": chosen.concurrency,
+            "worker_prefetch_multiplier": chosen.prefetch_multiplier,
+            "task_acks_late": chosen.acks_late,
+            **chosen.settings(),
+        }
     outcome = output.Outcome(target, model, rec, planned, current)
     if o.validate:
         outcome = _validate(o, outcome, base, settings, broker, work, note)

@@ -43,7 +43,9 @@ class Autoscaler:
     per_replica_throughput: float
     wait_budget: float
     grace_seconds: int
+    hidden_per_replica: int | None  # tasks a replica holds off the queue (None: unlimited)
     concurrency: int
+    cpus: float  # of one node: the container's CPU request and limit
     settings: dict[str, object]
     worker_app: str
 
@@ -57,6 +59,7 @@ class Autoscaler:
             "per_replica_throughput": self.per_replica_throughput,
             "wait_budget": self.wait_budget,
             "termination_grace_seconds": self.grace_seconds,
+            "hidden_per_replica": self.hidden_per_replica,
         }
 
 
@@ -89,6 +92,7 @@ def design(
     grace = math.ceil(max(60.0, SOFT_SHUTDOWN + 2 * longest + 10))
     kind, address = _broker(broker_url)
     return Autoscaler(
+        hidden_per_replica=hidden(settings, best.concurrency),
         name=name,
         queue=queue,
         kind=kind,
@@ -100,9 +104,23 @@ def design(
         wait_budget=budget,
         grace_seconds=grace,
         concurrency=best.concurrency,
+        cpus=target.instance_cpus or model.cpus,
         settings=settings,
         worker_app=worker_app,
     )
+
+
+def hidden(settings: dict[str, object], concurrency: int) -> int | None:
+    """Messages a replica reserves beyond its running tasks: they leave the queue, so the
+    autoscaler does not see them (None: unlimited prefetch)."""
+    if settings.get("worker_disable_prefetch"):
+        return 0
+    raw = settings.get("worker_prefetch_multiplier", 4)
+    multiplier = int(raw) if isinstance(raw, (int, float, str)) else 4
+    if multiplier == 0:
+        return None
+    window: int = multiplier * concurrency
+    return window - concurrency if settings.get("task_acks_late") else window
 
 
 def _p99(values: tuple[float, ...]) -> float:
@@ -216,6 +234,10 @@ def deployment(a: Autoscaler, image: str = "your-image:tag") -> dict[str, object
                             "name": "worker",
                             "image": image,
                             "command": worker_command(a),
+                            "resources": {
+                                "requests": {"cpu": f"{a.cpus:g}"},
+                                "limits": {"cpu": f"{a.cpus:g}"},
+                            },
                             "env": [
                                 {"name": "CELERY_CONFIG_MODULE", "value": "celeryconfig"},
                             ],
@@ -260,6 +282,13 @@ def write(a: Autoscaler, folder: Path, run_p99: float) -> dict[str, str]:
         f"children; target {a.target_queue_length} waiting per replica "
         f"({a.per_replica_throughput:.1f} tasks/s x {a.wait_budget:.3f} s of queue-wait budget)\n"
     )
+    if a.hidden_per_replica != 0:
+        held = "all it can" if a.hidden_per_replica is None else str(a.hidden_per_replica)
+        head += (
+            f"# WARNING: each replica reserves {held} message(s) off the queue (prefetch): the "
+            "queue length under-counts the backlog; use --disable-prefetch (Redis, Celery 5.6+) "
+            "or prefetch 1 with late acks\n"
+        )
     files["keda"].write_text(head + yaml.safe_dump(scaled_object(a), sort_keys=False))
     files["hpa"].write_text(head + yaml.safe_dump(hpa(a), sort_keys=False))
     files["deployment"].write_text(head + yaml.safe_dump(deployment(a), sort_keys=False))

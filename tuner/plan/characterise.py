@@ -1,10 +1,12 @@
 """Measure what the model needs with the bench's runner (real workers, real broker).
 
-1. Saturated throughput of one node at concurrency 1..``max_concurrency`` (the USL points), and of
-   2..``max_nodes`` nodes (a check of the shared-host model, and the report's node curve).
-2. A low-load open-loop run (about 20% of the measured capacity): the service-time distribution
-   (run time and CPU seconds of each task, by task type) and the dispatch delay (queue wait with
-   idle children).
+1. Saturated throughput of one node at concurrency 1..``max_concurrency``, and of 2..``max_nodes``
+   nodes of CPUs/2 children; the USL is fitted to all of them by the children running in total
+   (nodes on one machine share its CPUs as one node's children do).
+2. A low-load open-loop run (25% of the measured capacity, 40 tasks at least): the service-time
+   distribution (run time and CPU seconds of each task, by task type; the concurrency-1 saturated
+   run's tasks are added, their child had no neighbour either) and the dispatch delay (median
+   queue wait with idle children).
 3. The broker's own ceiling: messages/s published and consumed through a queue unique to the run,
    with a message of this workload's size.
 
@@ -29,7 +31,8 @@ from tuner.bench.workloads import Workload
 from tuner.plan.usl import USLFit, fit
 
 Note = Callable[[str], None]
-LOW_LOAD = 0.2
+LOW_LOAD = 0.25
+MIN_SAMPLES = 40
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,7 @@ class Model:
     usl: USLFit
     broker_ceiling: float | None  # messages/s; None if not measured
     low_load: dict[str, float] = field(default_factory=dict)  # rate, p50, p99, throughput
+    kind: str = "cpu"  # what the workload is bound by (cpu, io, mixed)
 
     @property
     def mean_service(self) -> float:
@@ -103,6 +107,7 @@ class Model:
             "usl": self.usl.as_dict(),
             "broker_ceiling": self.broker_ceiling,
             "low_load": self.low_load,
+            "kind": self.kind,
         }
 
     @classmethod
@@ -135,6 +140,7 @@ class Model:
             usl=usl,
             broker_ceiling=d.get("broker_ceiling"),
             low_load=dict(d.get("low_load", {})),
+            kind=str(d.get("kind", "cpu")),
         )
 
 
@@ -176,7 +182,6 @@ def characterise(
         if c == 1:
             first_services = res.services
         say(f"saturated, 1 node x {c}: {m.throughput:.1f} tasks/s")
-    usl = fit([p.concurrency for p in conc], [p.throughput for p in conc])
     nodes: list[Point] = []
     node_c = max(1, int(cpus) // 2)
     for n in range(2, plan.max_nodes + 1):
@@ -184,19 +189,26 @@ def characterise(
         res = run_config(cfg, work, sat, broker, nodes=n, cpus=cpus, timeout=plan.timeout)
         nodes.append(Point(n, node_c, res.metrics.throughput, _num(res.metrics.cpu_util)))
         say(f"saturated, {n} nodes x {node_c}: {res.metrics.throughput:.1f} tasks/s")
-    # Low load on the base config's concurrency (or the CPUs): service times with idle children.
+    # One fit over every saturated point, by the children running on this machine in total:
+    # nodes here share its CPUs, as children of one node do.
+    every = [*conc, *nodes]
+    usl = fit([p.nodes * p.concurrency for p in every], [p.throughput for p in every])
+    # Low load on the base config's concurrency (or the CPUs): service times with idle children,
+    # at least MIN_SAMPLES tasks (the window grows up to 4x the asked seconds to get them).
     c_low = base.concurrency or max(1, int(cpus))
     capacity = usl.throughput(c_low)
     rate = max(0.5, LOW_LOAD * capacity)
-    low = LoadSpec(mode="open", rate=rate, warmup=plan.warmup, duration=plan.low_load_seconds)
+    seconds = min(4 * plan.low_load_seconds, max(plan.low_load_seconds, MIN_SAMPLES / rate))
+    low = LoadSpec(mode="open", rate=rate, warmup=plan.warmup, duration=seconds)
     res = run_config(
         replace(base, concurrency=c_low, label="low-load"), work, low, broker, cpus=cpus,
         timeout=plan.timeout,
     )  # fmt: skip
-    services = [s for s in res.services if s[0] >= 0]
+    # The lone child of the concurrency-1 run had no neighbour either: its tasks count too.
+    services = [s for s in (*res.services, *first_services) if s[0] >= 0]
     if len(services) < 5:
         raise BenchError(
-            f"low-load run measured only {len(services)} task(s): use a longer --point-seconds"
+            f"low-load runs measured only {len(services)} task(s): use a longer --point-seconds"
         )
     run_times = tuple(s[0] for s in services)
     cpu_times = tuple(s[1] for s in services if s[1] is not None)
@@ -233,6 +245,7 @@ def characterise(
             "p50": _num(m.p50) or 0.0,
             "p99": _num(m.p99) or 0.0,
         },
+        kind=work.kind,
     )
 
 

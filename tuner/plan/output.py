@@ -161,6 +161,20 @@ def render(o: Outcome, console: Any) -> None:
         if c.monthly_cost is not None and best is not None and best.monthly_cost is not None:
             line += f"; saving ${c.monthly_cost - best.monthly_cost:,.0f}/month"
         console.print(line)
+    a = o.autoscaler
+    if a:
+        console.print(
+            f"autoscaler ({a['kind']}, queue {a['queue']}): {a['min_replicas']}..."
+            f"{a['max_replicas']} replicas, target {a['target_queue_length']} waiting per replica "
+            f"(Little's law: {float(a['per_replica_throughput']):.1f} tasks/s x "  # type: ignore[arg-type]
+            f"{float(a['wait_budget']):.3f} s of queue-wait budget), grace period "  # type: ignore[arg-type]
+            f"{a['termination_grace_seconds']} s"
+        )
+        if a.get("hidden_per_replica") != 0:
+            console.print(
+                "[red]prefetch hides tasks from the autoscaler: each replica reserves "
+                f"{a.get('hidden_per_replica') or 'unlimited'} message(s) off the queue[/red]"
+            )
     if o.validated:
         render_validation(o.validation, console)
     for kind, path in o.files.items():

@@ -181,7 +181,7 @@ def headroom_rate(
 
 
 def concurrency_choices(cpus: float) -> list[int]:
-    """Children per node to try: 1 .. 2 x CPUs, a handful of them."""
+    """Children per node to try: 1 .. 2 x CPUs, a handful of them (CPU-bound: up to the CPUs)."""
     top = max(2, round(2 * cpus))
     picks = {1, max(1, int(cpus) // 2), max(1, int(cpus)), max(1, round(1.5 * cpus)), top}
     return sorted(p for p in picks if p >= 1)
@@ -254,6 +254,9 @@ def recommend(
     candidates shown."""
     cpus = target.instance_cpus or model.cpus
     choices = list(concurrencies or concurrency_choices(cpus))
+    if model.kind == "cpu" and concurrencies is None:
+        # CPU-bound: no more children than CPUs (the audit's CT201), whatever the USL says.
+        choices = [c for c in choices if c <= max(1, int(cpus))]
     need = target.rate * (1 + target.headroom)
     best_cap = max(
         capacity(model, settings, 1, c, instance_cpus=target.instance_cpus)[0] for c in choices
