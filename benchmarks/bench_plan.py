@@ -52,7 +52,7 @@ def main() -> int:
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--point-seconds", type=float, default=3.0)
     parser.add_argument("--workloads", default="cpu-heavy-tail,mixed,io")
-    parser.add_argument("--json", help="Also write the rows here.")
+    parser.add_argument("--json", help="Also write the rows and the fitted models here.")
     args = parser.parse_args()
     cpus = available_cpus()
     broker = Broker()
@@ -60,12 +60,14 @@ def main() -> int:
     t0 = time.monotonic()
     print(f"{cpus:g} CPUs; load average at start {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f}")
     rows = []
+    models = {}
     for name in args.workloads.split(","):
         work = preset(name)
         model = characterise(
             BASE, work, broker, cpus=cpus,
             plan=Plan(max_concurrency=max(3, round(2 * cpus)), seconds=args.point_seconds),
         )  # fmt: skip
+        models[name] = model.as_dict()
         u = model.usl
         print(
             f"{name}: USL lambda {u.lam:.2f}/s sigma {u.sigma:.3f} kappa {u.kappa:.4f}; "
@@ -114,7 +116,8 @@ def main() -> int:
         f"{load1[0]:.2f} {load1[1]:.2f} {load1[2]:.2f} on {cpus:g} CPUs"
     )
     if args.json:
-        Path(args.json).write_text(json.dumps(rows, indent=1) + "\n")
+        doc = {"rows": rows, "models": models, "load_average": [load0, load1]}
+        Path(args.json).write_text(json.dumps(doc, indent=1) + "\n")
     return 0
 
 

@@ -117,3 +117,24 @@ def test_bad_input() -> None:
         simulate(Fleet(1, 1), exp_service(1.0), 0.0)
     with pytest.raises(ValueError):
         simulate(Fleet(1, 1), ServiceModel(samples=[]), 1.0)
+
+
+def test_processor_sharing_slows_a_task_only_while_it_has_neighbours() -> None:
+    """Slowdown k with k busy: a 1 s task alone takes 1 s; two started together both take 2 s;
+    a 1 s task next to a 0.1 s one takes 0.1 x 2 + 0.9 = 1.1 s (not 2 s: the slowdown is not
+    fixed at its start)."""
+    svc = ServiceModel(samples=[1.0], slowdown=lambda k: float(k))
+    alone = simulate(Fleet(1, 2, disable_prefetch=True), svc, 0.001, tasks=50)
+    assert alone.p50 == pytest.approx(1.0)
+    # Two tasks at once on a node of two children: find a seed that draws one short, one long.
+    mixed = ServiceModel(samples=[0.1, 1.0], slowdown=lambda k: float(k))
+    fleet = Fleet(1, 2, disable_prefetch=True)
+    for seed in range(20):
+        res = simulate(fleet, mixed, 1000.0, tasks=2, warmup=0.0, seed=seed)
+        lat = sorted(res.latencies.tolist())
+        if lat[0] < 0.5 < lat[1]:
+            break
+    else:
+        pytest.fail("no seed drew one short and one long task")
+    assert lat[0] == pytest.approx(0.2, abs=0.01)
+    assert lat[1] == pytest.approx(1.1, abs=0.01)

@@ -12,10 +12,11 @@ The model (see docs/plan.md):
   (the head-of-line blocking that prefetch costs).
 - A free window slot takes the head of the broker queue; an arriving task goes to the next node
   (round robin, as Redis serves blocked consumers in turn) that has a free slot.
-- Service times are drawn from a measured sample (replayed, with replacement), multiplied by a
-  fixed per-task overhead that keeps the child busy, times a slowdown factor for the number of
-  children busy when the task starts (from the USL fit; per node for independent machines,
-  fleet-wide when every node shares one host); a fixed dispatch delay is added to each latency.
+- Service times are drawn from a measured sample (replayed, with replacement), plus a fixed
+  per-task overhead that keeps the child busy.  That work is done at a speed of 1/slowdown(k)
+  while k children are busy (processor sharing, k counted per node for independent machines,
+  fleet-wide when every node shares one host; the slowdown comes from the USL fit), so a long
+  task is slowed only while it has neighbours.  A fixed dispatch delay is added to each latency.
 
 Latency is end minus arrival (plus the dispatch delay), as the bench measures it.
 """
@@ -131,18 +132,37 @@ def simulate(
     busy = [0] * nodes
     reserved: list[deque[int]] = [deque() for _ in range(nodes)]
     queue: deque[int] = deque()
-    completions: list[tuple[float, int, int]] = []  # (time, node, task)
-    total_busy = 0
     rr = 0
     overhead = service.overhead
     shared = service.shared_host
     factors: dict[int, float] = {}
+    # Processor sharing within a slowdown group (a node, or the whole fleet on one host): while k
+    # of its children are busy each progresses at 1/factor(k) of its lone speed.  A virtual clock
+    # per group advances at that rate; a task ends when the clock reaches its start mark + work.
+    groups = 1 if shared else nodes
+    vclock = [0.0] * groups
+    vlast = [0.0] * groups
+    gbusy = [0] * groups
+    running: list[list[tuple[float, int, int]]] = [[] for _ in range(groups)]  # (mark, task, node)
+    version = [0] * groups
+    events: list[tuple[float, int, int]] = []  # (real time, version, group)
 
     def factor(k: int) -> float:
         f = factors.get(k)
         if f is None:
             f = factors[k] = service.factor(k)
         return f
+
+    def advance(g: int, t: float) -> None:
+        if gbusy[g]:
+            vclock[g] += (t - vlast[g]) / factor(gbusy[g])
+        vlast[g] = t
+
+    def schedule(g: int) -> None:
+        version[g] += 1
+        if running[g]:
+            due = vlast[g] + (running[g][0][0] - vclock[g]) * factor(gbusy[g])
+            heapq.heappush(events, (due, version[g], g))
 
     def can_take(n: int) -> bool:
         if window is None:
@@ -151,15 +171,13 @@ def simulate(
         return held < window
 
     def begin(n: int, i: int, t: float) -> None:
-        nonlocal total_busy
+        g = 0 if shared else n
+        advance(g, t)
         busy[n] += 1
-        total_busy += 1
-        k = total_busy if shared else busy[n]
-        s = (base[i] + overhead) * factor(k)
+        gbusy[g] += 1
         start[i] = t
-        end[i] = t + s
-        busy_time[i] = s
-        heapq.heappush(completions, (t + s, n, i))
+        heapq.heappush(running[g], (vclock[g] + base[i] + overhead, i, n))
+        schedule(g)
 
     def take(n: int, i: int, t: float) -> None:
         if busy[n] < c:
@@ -175,12 +193,21 @@ def simulate(
             take(n, queue.popleft(), t)
 
     a = 0
-    while a < tasks or completions:
-        if completions and (a >= tasks or completions[0][0] <= arrival[a]):
-            t, n, _i = heapq.heappop(completions)
+    while True:
+        while events and events[0][1] != version[events[0][2]]:
+            heapq.heappop(events)  # superseded: the group's speed changed since
+        if not events and a >= tasks:
+            break
+        if events and (a >= tasks or events[0][0] <= arrival[a]):
+            t, _v, g = heapq.heappop(events)
+            advance(g, t)
+            _mark, i, n = heapq.heappop(running[g])
+            end[i] = t
+            busy_time[i] = t - start[i]
             busy[n] -= 1
-            total_busy -= 1
+            gbusy[g] -= 1
             refill(n, t)
+            schedule(g)
             continue
         t = float(arrival[a])
         for k in range(nodes):
