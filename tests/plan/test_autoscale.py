@@ -130,3 +130,25 @@ def test_audit_reads_the_emitted_worker_command(tmp_path: Path) -> None:
     doc = audit_json(path)
     codes = {f["code"] for f in doc["findings"]}  # type: ignore[attr-defined]
     assert "CT307" in codes
+
+
+def test_current_config_with_prefetch_is_flagged_and_audits_clean(tmp_path: Path) -> None:
+    """A --config with prefetch 4 and early acks: the manifests say the queue under-counts by
+    multiplier x children per replica, and the emitted config (no late acks, so no
+    reject-on-worker-lost: CT113) still audits clean."""
+    model = synthetic_model()
+    target = Target(rate=60.0, p99_slo=0.5)
+    rec = recommend(model, Settings(prefetch_multiplier=4, acks_late=False), target)
+    assert rec.best is not None
+    settings: dict[str, object] = {
+        "worker_concurrency": rec.best.concurrency,
+        "worker_prefetch_multiplier": 4,
+        "task_acks_late": False,
+    }
+    a = autoscale.design(model, rec.best, target, settings, broker_url=None)
+    assert a.hidden_per_replica == 4 * rec.best.concurrency
+    files = autoscale.write(a, tmp_path, 0.1)
+    assert "WARNING: each replica reserves" in Path(files["keda"]).read_text()
+    assert "task_reject_on_worker_lost" not in Path(files["celeryconfig"]).read_text()
+    doc = audit_json(*(Path(p) for p in files.values()))
+    assert doc["findings"] == [], doc["findings"]

@@ -252,8 +252,8 @@ def deployment(a: Autoscaler, image: str = "your-image:tag") -> dict[str, object
 def celeryconfig(a: Autoscaler, run_p99: float) -> str:
     """The worker settings the autoscaler relies on, as a Celery config module."""
     settings = dict(a.settings)
-    settings.setdefault("task_acks_late", True)
-    settings.setdefault("task_reject_on_worker_lost", True)
+    if settings.setdefault("task_acks_late", True):
+        settings.setdefault("task_reject_on_worker_lost", True)
     settings["worker_soft_shutdown_timeout"] = SOFT_SHUTDOWN
     hard = max(60, math.ceil(20 * run_p99))
     settings.setdefault("task_time_limit", hard)

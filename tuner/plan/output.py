@@ -164,7 +164,7 @@ def render(o: Outcome, console: Any) -> None:
     a = o.autoscaler
     if a:
         console.print(
-            f"autoscaler ({a['kind']}, queue {a['queue']}): {a['min_replicas']}..."
+            f"autoscaler ({a['kind']}, queue {a['queue']}): {a['min_replicas']} to "
             f"{a['max_replicas']} replicas, target {a['target_queue_length']} waiting per replica "
             f"(Little's law: {float(a['per_replica_throughput']):.1f} tasks/s x "  # type: ignore[arg-type]
             f"{float(a['wait_budget']):.3f} s of queue-wait budget), grace period "  # type: ignore[arg-type]
