@@ -132,10 +132,10 @@ def test_audit_reads_the_emitted_worker_command(tmp_path: Path) -> None:
     assert "CT307" in codes
 
 
-def test_current_config_with_prefetch_is_flagged_and_audits_clean(tmp_path: Path) -> None:
+def test_current_config_with_prefetch_is_flagged(tmp_path: Path) -> None:
     """A --config with prefetch 4 and early acks: the manifests say the queue under-counts by
-    multiplier x children per replica, and the emitted config (no late acks, so no
-    reject-on-worker-lost: CT113) still audits clean."""
+    multiplier x children per replica, and the audit flags it too (CT320), and nothing else (no
+    reject-on-worker-lost without late acks: CT113)."""
     model = synthetic_model()
     target = Target(rate=60.0, p99_slo=0.5)
     rec = recommend(model, Settings(prefetch_multiplier=4, acks_late=False), target)
@@ -151,4 +151,12 @@ def test_current_config_with_prefetch_is_flagged_and_audits_clean(tmp_path: Path
     assert "WARNING: each replica reserves" in Path(files["keda"]).read_text()
     assert "task_reject_on_worker_lost" not in Path(files["celeryconfig"]).read_text()
     doc = audit_json(*(Path(p) for p in files.values()))
-    assert doc["findings"] == [], doc["findings"]
+    codes = [f["code"] for f in doc["findings"]]  # type: ignore[attr-defined]
+    assert codes == ["CT320"], doc["findings"]
+
+
+def test_grace_period_covers_the_time_limit() -> None:
+    a = design("redis://127.0.0.1:6379/0")
+    text = autoscale.celeryconfig(a, 0.1)
+    limit = int(text.split("task_time_limit = ")[1].splitlines()[0])
+    assert a.grace_seconds > limit

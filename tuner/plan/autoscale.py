@@ -9,8 +9,9 @@
   and a new task starts within its budget.
 - The queue must be visible: the worker config written next to the manifests reserves nothing
   beyond the running tasks (``worker_disable_prefetch`` on Redis with Celery 5.6+, else
-  ``worker_prefetch_multiplier = 1`` with late acks), and the Deployment's grace period covers the
-  soft shutdown plus the longest measured task (KEDA's scale-in stops pods; keda #6719).
+  ``worker_prefetch_multiplier = 1`` with late acks; the audit's CT320 flags the others), and the
+  Deployment's grace period covers the hard time limit (CT321) and the soft shutdown plus twice
+  the longest measured task (KEDA's scale-in stops pods; keda #6719).
 
 The manifests are plain dicts (emitted with PyYAML); the field names come from KEDA's CRD
 (``config/crd/bases/keda.sh_scaledobjects.yaml``) and Kubernetes' ``autoscaling/v2`` API.
@@ -89,7 +90,9 @@ def design(
     budget = max(0.0, target.p99_slo - run_p99 - model.dispatch)
     length = max(1, math.floor(per_replica * budget))
     longest = max(model.run_times) * svc.factor(best.concurrency)
-    grace = math.ceil(max(60.0, SOFT_SHUTDOWN + 2 * longest + 10))
+    limit = time_limit(_p99(model.run_times))
+    # Above the hard time limit (the audit's CT321) and the soft shutdown plus the longest task.
+    grace = math.ceil(max(limit + 15.0, SOFT_SHUTDOWN + 2 * longest + 10))
     kind, address = _broker(broker_url)
     return Autoscaler(
         hidden_per_replica=hidden(settings, best.concurrency),
@@ -121,6 +124,12 @@ def hidden(settings: dict[str, object], concurrency: int) -> int | None:
         return None
     window: int = multiplier * concurrency
     return window - concurrency if settings.get("task_acks_late") else window
+
+
+def time_limit(run_p99: float) -> int:
+    """The hard task time limit written into the config: 20 x the measured run-time p99, at
+    least 60 s (a guard against runaway tasks, not a tuning knob)."""
+    return max(60, math.ceil(20 * run_p99))
 
 
 def _p99(values: tuple[float, ...]) -> float:
@@ -255,7 +264,7 @@ def celeryconfig(a: Autoscaler, run_p99: float) -> str:
     if settings.setdefault("task_acks_late", True):
         settings.setdefault("task_reject_on_worker_lost", True)
     settings["worker_soft_shutdown_timeout"] = SOFT_SHUTDOWN
-    hard = max(60, math.ceil(20 * run_p99))
+    hard = time_limit(run_p99)
     settings.setdefault("task_time_limit", hard)
     settings.setdefault("task_soft_time_limit", max(1, hard - 10))
     settings.setdefault("broker_connection_retry_on_startup", True)
