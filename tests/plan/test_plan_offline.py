@@ -95,6 +95,12 @@ def test_unreachable_slo_exits_1(tmp_path: Path) -> None:
                 out=out, err=err)  # fmt: skip
     assert code == 1
     assert "no recommendation" in out.getvalue()
+    out = io.StringIO()
+    code = plan(rate=10.0, p99_slo=0.01, model=str(saved_model(tmp_path)), as_json=True,
+                out=out, err=err)  # fmt: skip
+    doc = json.loads(out.getvalue())
+    assert code == 1 and doc["recommendation"] is None and doc["candidates"] == []
+    assert "own p99" in doc["reason"]  # stopped at once: no fleet beats the tasks' own time
 
 
 def test_broker_ceiling_stops_the_fleet(tmp_path: Path) -> None:

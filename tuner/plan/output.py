@@ -135,7 +135,8 @@ def render(o: Outcome, console: Any) -> None:
             mark,
             "-" if p.monthly_cost is None else f"{p.monthly_cost:,.0f}",
         )
-    console.print(table)
+    if o.recommendation.candidates:
+        console.print(table)
     if best is None:
         console.print(f"[red]no recommendation[/red]: {o.recommendation.reason}")
     else:

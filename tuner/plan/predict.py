@@ -180,6 +180,13 @@ def headroom_rate(
     return lo
 
 
+def latency_floor(model: Model) -> float:
+    """The p99 no fleet can beat: the tasks' own run time plus overhead and dispatch, alone."""
+    runs = sorted(model.run_times)
+    p99 = runs[max(0, math.ceil(0.99 * len(runs)) - 1)]
+    return p99 + model.overhead + model.dispatch
+
+
 def concurrency_choices(cpus: float) -> list[int]:
     """Children per node to try: 1 .. 2 x CPUs, a handful of them (CPU-bound: up to the CPUs)."""
     top = max(2, round(2 * cpus))
@@ -269,9 +276,18 @@ def recommend(
             f"{need:.0f} tasks/s is beyond the broker's measured ceiling of {ceiling:.0f} "
             "messages/s: one broker cannot carry it (shard the queue or use a faster broker)",
         )
+    floor = latency_floor(model)
+    if floor > target.p99_slo:
+        return Recommendation(
+            None,
+            (),
+            f"the tasks' own p99 (run time + overhead + dispatch, with no wait and no neighbour) "
+            f"is {floor:.3f} s, above the SLO of {target.p99_slo:g} s: no fleet can meet it",
+        )
     start = max(1, math.ceil(need / best_cap)) if best_cap > 0 else 1
     candidates: list[Prediction] = []
     best: Prediction | None = None
+    best_p99: list[float] = []  # per node count: the lowest p99 at the headroom rate
     for nodes in range(start, max_nodes + 1):
         row = []
         for c in choices:
@@ -286,13 +302,23 @@ def recommend(
         if ok:
             best = min(ok, key=lambda p: (p.p99_at_headroom, p.concurrency))
             break
+        best_p99.append(min((p.p99_at_headroom for p in row), default=math.inf))
+        if len(best_p99) >= 4 and best_p99[-1] >= 0.99 * best_p99[-4]:
+            break  # more nodes no longer lower the p99: it is the tasks' own, not the wait
     if best is None:
+        last = {p.nodes for p in candidates}
+        shown = tuple(p for p in candidates if p.nodes >= max(last, default=0) - 1)
+        tried = max(last, default=start)
         return Recommendation(
             None,
-            tuple(candidates),
-            f"no fleet of up to {max_nodes} nodes meets p99 <= {target.p99_slo:g} s at "
-            f"{need:.1f} tasks/s (the service time alone may exceed the SLO)",
+            shown,
+            f"no fleet of up to {tried} nodes meets p99 <= {target.p99_slo:g} s at "
+            f"{need:.1f} tasks/s, and more nodes no longer lower the predicted p99"
+            if tried < max_nodes
+            else f"no fleet of up to {max_nodes} nodes meets p99 <= {target.p99_slo:g} s at "
+            f"{need:.1f} tasks/s",
         )
+    candidates = [p for p in candidates if p.nodes >= best.nodes - 1]
     # One node fewer, for the table (it failed, which is why it is not the pick).
     if best.nodes > 1 and not any(p.nodes == best.nodes - 1 for p in candidates):
         candidates.append(evaluate(model, settings, target, best.nodes - 1, best.concurrency))
