@@ -162,3 +162,10 @@ def test_instance_size_scales_the_fleet() -> None:
     assert small is not None and big is not None
     assert big.nodes < small.nodes
     assert big.concurrency > small.concurrency
+
+
+def test_validation_predicts_for_the_load_actually_offered() -> None:
+    from tuner.plan.validate import realised_rate
+
+    assert realised_rate(40, 8.0, 6.3) == pytest.approx(5.0)  # 40 tasks fell in 8 s, not 50
+    assert realised_rate(0, 8.0, 6.3) == pytest.approx(6.3)  # nothing measured: the nominal rate
