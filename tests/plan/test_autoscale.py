@@ -121,15 +121,16 @@ def test_emitted_files_audit_clean(broker: str, tmp_path: Path) -> None:
 
 
 def test_audit_reads_the_emitted_worker_command(tmp_path: Path) -> None:
-    """The clean audit is not vacuous: the same Deployment with ``-B`` is flagged (CT307)."""
+    """The clean audit is not vacuous: the same Deployment with an option ``celery worker`` does
+    not have is flagged (CT108)."""
     a = design("redis://127.0.0.1:6379/0")
     dep = autoscale.deployment(a)
-    dep["spec"]["template"]["spec"]["containers"][0]["command"].append("-B")  # type: ignore[index]
+    dep["spec"]["template"]["spec"]["containers"][0]["command"].append("--prefetch-multiplyer")  # type: ignore[index]
     path = tmp_path / "deployment.yaml"
     path.write_text(yaml.safe_dump(dep))
     doc = audit_json(path)
     codes = {f["code"] for f in doc["findings"]}  # type: ignore[attr-defined]
-    assert "CT307" in codes
+    assert "CT108" in codes
 
 
 def test_current_config_with_prefetch_is_flagged(tmp_path: Path) -> None:

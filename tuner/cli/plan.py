@@ -1,7 +1,7 @@
 """Click wiring for ``celery-tune plan`` (options only; the work is in tuner.commands.plan).
 
-The workload and broker options repeat ``bench``'s definitions (same names, same meaning); there is
-no shared options module on main yet.
+The workload, app, broker, scale and CPU options are the shared ones (tuner.cli.options), so they
+read and check as in bench, optimize and profile.
 """
 
 from __future__ import annotations
@@ -10,29 +10,24 @@ from typing import Any
 
 import click
 
-from tuner.cli.bench import PRESET_NAMES
+from tuner.cli.options import (
+    app_options,
+    broker_option,
+    cpus_option,
+    scale_option,
+    workload_option,
+)
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("workload_file", required=False, metavar="[WORKLOAD.toml]")
 @click.option("--rate", type=float, required=True, help="Offered load to plan for, tasks/s.")
 @click.option("--p99-slo", type=float, required=True, metavar="SECONDS", help="p99 latency goal.")
-@click.option(
-    "--workload",
-    "-w",
-    default="cpu",
-    show_default=True,
-    help=f"A preset ({', '.join(PRESET_NAMES)}) or a workload TOML file.",
-)
-@click.option("--app", help="Your app as module:app (with --task, or in a workload file).")
-@click.option("--task", help="Name of the task of --app to run.")
-@click.option("--args-file", type=click.Path(dir_okay=False), help="JSONL arguments for --task.")
-@click.option("--kind", type=click.Choice(["cpu", "io", "mixed"]), default="cpu", show_default=True)
-@click.option(
-    "--scale", type=float, default=1.0, show_default=True, help="Multiply preset task costs."
-)
+@workload_option()
+@app_options()
+@scale_option()
 @click.option("--config", help="The worker config planned for (default: prefetch 1, late acks).")
-@click.option("--broker", help="redis://... or amqp://... (default: embedded, no server).")
+@broker_option()
 @click.option("--instance-cpus", type=float, help="CPUs of one node [this machine's].")
 @click.option("--instance-price", type=float, help="Price of one node per hour (monthly cost).")
 @click.option("--nodes-now", type=int, help="Nodes of the current fleet (with --config): saving.")
@@ -48,7 +43,7 @@ from tuner.cli.bench import PRESET_NAMES
 )
 @click.option("--model", type=click.Path(dir_okay=False), help="Reuse a saved model.json.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@click.option("--cpus", type=float, help="CPUs available here (default: affinity and cgroup).")
+@cpus_option("CPUs available here (default: affinity and cgroup quota).")
 @click.option("--max-concurrency", type=int, help="Characterise 1..N children [2 x CPUs].")
 @click.option("--point-seconds", type=float, default=3.0, show_default=True)
 @click.option("--validate-seconds", type=float, default=8.0, show_default=True)
