@@ -161,3 +161,18 @@ def test_grace_period_covers_the_time_limit() -> None:
     text = autoscale.celeryconfig(a, 0.1)
     limit = int(text.split("task_time_limit = ")[1].splitlines()[0])
     assert a.grace_seconds > limit
+
+
+def test_io_workload_with_more_children_than_cpus_audits_clean(tmp_path: Path) -> None:
+    """For an io workload plan may pick more children than CPUs; the Deployment says why, with a
+    suppression the audit honours (and would report as CT002 if it silenced nothing)."""
+    from dataclasses import replace as dc_replace
+
+    a = dc_replace(design("amqp://guest@127.0.0.1:5672//"), workload_kind="io", concurrency=8)
+    assert a.concurrency > a.cpus
+    files = autoscale.write(a, tmp_path, 0.1)
+    assert "ignore-file[CT201]" in Path(files["deployment"]).read_text()
+    doc = audit_json(*(Path(p) for p in files.values()))
+    assert doc["findings"] == [], doc["findings"]
+    so = yaml.safe_load(Path(files["keda"]).read_text())
+    assert so["spec"]["triggers"][0]["metadata"]["host"] == "amqp://127.0.0.1:5672/"
