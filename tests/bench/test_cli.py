@@ -18,7 +18,7 @@ RUN_KEYS = {"config", "repeat", "metrics"}
 METRIC_KEYS = {
     "throughput", "p50", "p90", "p99", "max", "queue_wait_p99", "run_p99", "cpu_util",
     "rss_peak_mb", "rss_mean_mb", "child_restarts", "tasks_sent", "tasks_done", "tasks_failed",
-    "tasks_lost", "efficiency",
+    "tasks_lost", "efficiency", "offered_rate", "served_rate", "overloaded", "tasks_censored",
 }  # fmt: skip
 
 
@@ -50,6 +50,8 @@ def test_json_output_follows_the_contract(tmp_path: Path) -> None:
         assert set(run) >= RUN_KEYS
         assert set(run["metrics"]) >= METRIC_KEYS
         assert run["metrics"]["tasks_lost"] == 0
+        assert run["metrics"]["overloaded"] is False  # saturating: closed loop, never overloaded
+        assert run["metrics"]["offered_rate"] is None
     assert doc["runs"][1]["config"]["concurrency"] == 1
     assert doc["summary"][0]["ratio"]["throughput"] == 1.0
     assert doc["summary"][1]["runs"] == 1
@@ -66,6 +68,7 @@ def test_table_output_and_repeats() -> None:
     assert code == 0, err.getvalue()
     text = out.getvalue()
     assert "docs-long-tasks" in text and "c1" in text and "medians of 2 interleaved runs" in text
+    assert "overload" in text and "RSS" not in text  # the narrow table; --wide has the rest
 
 
 @pytest.mark.parametrize(

@@ -51,3 +51,18 @@ def test_saturation_target_covers_the_prefetch_window() -> None:
     assert saturation_target(2, 4, 1) == 20
     assert saturation_target(2, 1, 2) == 16
     assert saturation_target(4, 0, 1) >= 4 * 4
+
+
+def test_arrivals_and_task_picks_are_independent_streams() -> None:
+    # One seed drives both; a rare long task must not always be followed by a long quiet gap.
+    from tuner.bench.workloads import preset
+
+    n = 40000
+    times = list(itertools.islice(arrivals(50.0, "poisson", 0.0, seed=3), n + 1))
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    plan = preset("cpu-heavy-tail").plan(seed=3)
+    long = [g for g, p in zip(gaps, plan, strict=False) if (p.cpu_seconds or 0) > 0.1]
+    assert 0.04 * n < len(long) < 0.06 * n
+    mean_all = sum(gaps) / n
+    # ~2000 gaps after a long task: their mean is within a few % of the overall mean (1/50 s).
+    assert abs(sum(long) / len(long) / mean_all - 1) < 0.1

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tuner.bench.events import EventLog
-from tuner.bench.metrics import CONTRACT, Sent, compute, percentile
+from tuner.bench.metrics import CONTRACT, Metrics, Sent, compute, percentile
 from tuner.bench.sampler import Sample
 
 
@@ -110,3 +110,78 @@ def test_compute_measures_from_the_scheduled_time(tmp_path: Path) -> None:
     )  # fmt: skip
     assert partial.tasks_lost == 0 and partial.efficiency is None
     assert partial.as_dict()["cpu_util"] is None  # NaN becomes null in JSON
+
+
+def _compute(log: EventLog, sent: dict[str, Sent], **kw: object) -> object:
+    args: dict[str, object] = {
+        "log": log, "sent": sent, "window": (0.0, 10.0), "cpu": None, "samples": [],
+        "cpus": 2.0, "cpu_workload": False, "final": True,
+    }  # fmt: skip
+    args.update(kw)
+    return compute(**args)  # type: ignore[arg-type]
+
+
+def test_unfinished_tasks_are_censored_at_their_age_not_dropped(tmp_path: Path) -> None:
+    log = EventLog(tmp_path)
+    # 100 measured tasks: 96 finish after 0.1 s, 4 never finish (2 of them never started).
+    done = [task(f"d{i}", 1, i * 0.1, i * 0.1 + 0.1) for i in range(96)]
+    write(tmp_path / "events-1.jsonl", *done)
+    log.poll()
+    sent = {f"d{i}": Sent(i * 0.1, measured=True, cpu_seconds=None) for i in range(96)}
+    sent |= {f"u{i}": Sent(1.0 + i, measured=True, cpu_seconds=None) for i in range(4)}
+    m = _compute(log, sent, until=20.0)
+    assert isinstance(m, Metrics)
+    assert m.tasks_censored == 4 and m.tasks_lost == 4
+    # Dropping the four would give p99 = 0.1 s; counted at their ages (19, 18, 17, 16 s)...
+    assert m.max == pytest.approx(19.0)
+    assert m.p99 > 15.0  # ...the 4% of tasks that never finished are the tail.
+    assert m.p50 == pytest.approx(0.1)
+    # In progress (final=False), the same tasks count at their age so far, and are not lost.
+    partial = _compute(log, sent, final=False, until=6.0)
+    assert isinstance(partial, Metrics)
+    assert partial.tasks_censored == 4 and partial.tasks_lost == 0
+    assert partial.max == pytest.approx(5.0)  # u0 was due at 1.0: 5 s old at 6.0
+    # A task not yet due when observation ended is not in the latencies at all.
+    early = _compute(log, sent, final=False, until=2.5)
+    assert isinstance(early, Metrics) and early.tasks_censored == 2
+
+
+def test_overload_is_flagged_with_offered_and_served_rates(tmp_path: Path) -> None:
+    log = EventLog(tmp_path)
+    # 280 tasks due over 10 s (28/s); the workers finish one every 0.0806 s (12.4/s): a backlog.
+    sent = {f"t{i}": Sent(i / 28, measured=True, cpu_seconds=None) for i in range(280)}
+    ends = [(f"t{i}", 0.0806 * (i + 1)) for i in range(280)]
+    write(tmp_path / "events-1.jsonl", *(task(t, 1, e - 0.0806, e) for t, e in ends))
+    log.poll()
+    m = _compute(log, sent, open_loop=True, until=30.0)
+    assert isinstance(m, Metrics)
+    assert m.offered_rate == pytest.approx(28.0)
+    assert m.served_rate == pytest.approx(12.4, abs=0.2)
+    assert m.overloaded
+    assert m.overload_text().startswith("served 12.4 of 28/s offered; latency measures")
+    d = m.as_dict()
+    assert d["overloaded"] is True and d["offered_rate"] == pytest.approx(28.0)
+    # The same schedule served in time is not overloaded.
+    fast = tmp_path / "fast"
+    fast.mkdir()
+    log2 = EventLog(fast)
+    write(fast / "events-1.jsonl", *(task(f"t{i}", 1, i / 28, i / 28 + 0.05) for i in range(280)))
+    log2.poll()
+    ok = _compute(log2, sent, open_loop=True)
+    assert isinstance(ok, Metrics) and not ok.overloaded and ok.overload_text() == ""
+    # A saturating run (closed loop) has no offered rate.
+    closed = _compute(log2, sent)
+    assert isinstance(closed, Metrics) and closed.offered_rate is None and not closed.overloaded
+
+
+def test_harrell_davis_is_smoother_than_one_order_statistic() -> None:
+    from tuner.bench.quantiles import harrell_davis
+
+    xs = [float(i) for i in range(1, 101)]
+    assert harrell_davis(xs, 0.5) == pytest.approx(50.5)  # symmetric: the middle
+    assert 98.0 < harrell_davis(xs, 0.99) < 100.0
+    assert harrell_davis([3.0], 0.99) == 3.0 and math.isnan(harrell_davis([], 0.5))
+    # Moving one value near the top moves the nearest-rank p99 by the whole jump, HD by a part.
+    ys = [*xs[:98], 1000.0, 1000.0]
+    assert percentile(ys, 0.99) == 1000.0
+    assert harrell_davis(xs, 0.99) < harrell_davis(ys, 0.99) < 1000.0

@@ -100,3 +100,19 @@ def test_run_many_interleaves_and_shares_one_rate() -> None:
     assert [r.repeat for r in results] == [0, 0, 1, 1]
     rates = {r.load.rate for r in results}
     assert len(rates) == 1 and rates.pop() == pytest.approx(0.5 * 2 / 0.01)
+
+
+def test_a_run_offered_twice_what_it_can_serve_is_flagged_overloaded() -> None:
+    # Sleep-bound 50 ms tasks, one child: it serves 20/s whatever else the machine runs.
+    work = preset("io")
+    config = WorkerConfig(pool="solo", concurrency=1, prefetch_multiplier=1)
+    spec = LoadSpec(rate=40.0, warmup=0.5, duration=3.0, seed=2)
+    m = run_config(config, work, spec, Broker(), cpus=2.0).metrics
+    assert m.overloaded, m
+    assert m.offered_rate is not None and m.served_rate is not None
+    assert m.served_rate < 0.9 * m.offered_rate
+    assert m.overload_text().startswith(f"served {m.served_rate:.1f} of ")
+    assert m.tasks_lost == 0 and m.tasks_censored == 0  # the drain waited for the backlog
+    # A tenth of the load is served as offered.
+    calm = run_config(config, work, replace(spec, rate=4.0), Broker(), cpus=2.0).metrics
+    assert not calm.overloaded and calm.offered_rate is not None

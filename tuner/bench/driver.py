@@ -116,6 +116,8 @@ class Driver:
                 cpu_workload=self.workload.kind == "cpu",
                 final=True,
                 initial_children=self.config.effective_concurrency(),
+                open_loop=self.load.mode == "open",
+                until=time.monotonic(),
             )
         finally:
             if sampler is not None:
@@ -245,6 +247,8 @@ class Driver:
                 cpu_workload=self.workload.kind == "cpu",
                 final=False,
                 initial_children=self.config.effective_concurrency(),
+                open_loop=load.mode == "open",
+                until=now,
             )
             self.on_interval(now - t_m, partial)
 

@@ -77,8 +77,13 @@ class LoadSpec:
 
 
 def arrivals(rate: float, kind: Arrivals, start: float, seed: int = 0) -> Iterator[float]:
-    """Scheduled send times from ``start`` on: exponential gaps (Poisson) or ``1/rate`` apart."""
-    rng = random.Random(seed)
+    """Scheduled send times from ``start`` on: exponential gaps (Poisson) or ``1/rate`` apart.
+
+    The stream is seeded apart from the tasks' (:meth:`Workload.plan`): with one seed for both,
+    the draw that picks a rare long task would also make the gap after it long, and long tasks
+    would never meet a burst.  Given a seed, every configuration gets the same arrivals and the
+    same tasks (common random numbers), so their differences are not the dice's."""
+    rng = random.Random(f"arrivals:{seed}")
     t = start
     while True:
         yield t

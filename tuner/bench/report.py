@@ -1,7 +1,8 @@
 """Side-by-side results: medians, spread and ratios against the first configuration.
 
 :func:`summarize` groups runs by config label (in first-seen order); :func:`document` is the
-``--json`` object; :func:`render` prints the rich table.
+``--json`` object; :func:`render` prints the rich table: by default a narrow one that reads at 80
+columns (config, tasks/s, p50, p99, lost, overload), every column with ``wide``.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from typing import Any
 from tuner.bench.metrics import CONTRACT
 from tuner.bench.runner import RunResult
 
-# The contract's metrics, less the task counts (summed separately), plus the mean task CPU.
-COUNTED = ("tasks_sent", "tasks_done", "tasks_failed")
+# The contract's metrics, less the task counts (summed separately) and the overload flag (counted),
+# plus the mean task CPU.
+COUNTED = ("tasks_sent", "tasks_done", "tasks_failed", "tasks_censored", "overloaded")
 SUMMARY_METRICS = (*(m for m in CONTRACT if m not in COUNTED), "task_cpu_mean")
 RATIO_METRICS = ("throughput", "p50", "p99", "cpu_util", "rss_peak_mb", "efficiency")
 
@@ -57,8 +59,10 @@ def summarize(results: Sequence[RunResult]) -> list[dict[str, Any]]:
                 "cv": {"throughput": cv},
                 "tasks": {
                     key: sum(int(getattr(r.metrics, f"tasks_{key}")) for r in runs)
-                    for key in ("sent", "done", "failed", "lost")
+                    for key in ("sent", "done", "failed", "lost", "censored")
                 },
+                "overloaded": sum(1 for r in runs if r.metrics.overloaded),
+                "overload": [r.metrics.overload_text() for r in runs if r.metrics.overloaded],
             }
         )
     first = summary[0]["median"] if summary else {}
@@ -124,11 +128,33 @@ def _times(value: float | None) -> str:
     return "-" if value is None else f"x{value:.2f}"
 
 
-def render(summary: Sequence[Mapping[str, Any]], console: Any, *, title: str = "") -> None:
-    """Print the side-by-side table (medians; min-max in brackets when repeated)."""
+def render(
+    summary: Sequence[Mapping[str, Any]], console: Any, *, title: str = "", wide: bool = False
+) -> None:
+    """Print the side-by-side table (medians).  Narrow by default: config, tasks/s, p50, p99,
+    lost and overload, then one line per overloaded config saying what was served of what was
+    offered.  ``wide``: every column, with min-max in brackets when repeated."""
     from rich.table import Table
 
     table = Table(title=title or None, title_justify="left", header_style="bold")
+    if not wide:
+        table.add_column("config", overflow="fold", max_width=30)
+        for name in ("tasks/s", "p50 ms", "p99 ms", "lost", "overload"):
+            table.add_column(name, justify="right", no_wrap=True)
+        for entry in summary:
+            med = entry["median"]
+            lost = entry["tasks"]["lost"]
+            table.add_row(
+                str(entry["label"]),
+                _num(med.get("throughput"), ".1f"),
+                _ms(med.get("p50")),
+                _ms(med.get("p99")),
+                f"[red]{lost}[/red]" if lost else "0",
+                _overload_cell(entry),
+            )
+        console.print(table)
+        _overload_lines(summary, console)
+        return
     table.add_column("config")
     table.add_column("runs", justify="right")
     table.add_column("tasks/s", justify="right")
@@ -143,10 +169,26 @@ def render(summary: Sequence[Mapping[str, Any]], console: Any, *, title: str = "
     table.add_column("RSS MiB", justify="right")
     table.add_column("restarts", justify="right")
     table.add_column("lost", justify="right")
+    table.add_column("overload", justify="right")
     for entry in summary:
         lost = entry["tasks"]["lost"]
-        table.add_row(*_cells(entry, run_p99=True)[:-1], f"[red]{lost}[/red]" if lost else "0")
+        cells = _cells(entry, run_p99=True)[:-1]
+        table.add_row(*cells, f"[red]{lost}[/red]" if lost else "0", _overload_cell(entry))
     console.print(table)
+    _overload_lines(summary, console)
+
+
+def _overload_cell(entry: Mapping[str, Any]) -> str:
+    n = int(entry.get("overloaded") or 0)
+    if not n:
+        return "no"
+    return "[red]YES[/red]" if n == entry["runs"] else f"[red]{n}/{entry['runs']}[/red]"
+
+
+def _overload_lines(summary: Sequence[Mapping[str, Any]], console: Any) -> None:
+    for entry in summary:
+        for text in dict.fromkeys(entry.get("overload") or ()):
+            console.print(f"[red]{entry['label']}: {text}[/red]")
 
 
 def _cells(entry: Mapping[str, Any], *, run_p99: bool) -> list[str]:

@@ -84,8 +84,9 @@ class Workload:
         return sum(s.weight * cast(float, s.cpu_seconds) for s in self.specs) / total
 
     def plan(self, seed: int = 0) -> Iterator[Planned]:
-        """An endless, reproducible sequence of tasks: weighted picks, argument sets in turn."""
-        rng = random.Random(seed)
+        """An endless, reproducible sequence of tasks: weighted picks, argument sets in turn
+        (seeded apart from the arrivals, see :func:`tuner.bench.load.arrivals`)."""
+        rng = random.Random(f"tasks:{seed}")
         weights = [s.weight for s in self.specs]
         turn = [0] * len(self.specs)
         indices = list(range(len(self.specs)))

@@ -73,6 +73,7 @@ class BenchCommand(click.Command):
 @cpus_option()
 @click.option("--timeout", type=float, help="Give up on a run after this many seconds.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--wide", is_flag=True, help="Every column (the default table fits 80 columns).")
 @click.option("--progress/--no-progress", default=None, help="Progress bar [on a terminal].")
 @click.pass_context
 def bench(ctx: click.Context, /, **options: Any) -> int:

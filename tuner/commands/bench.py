@@ -123,6 +123,7 @@ class BenchOptions:
     cpus: float | None = None
     timeout: float | None = None
     as_json: bool = False
+    wide: bool = False
     progress: bool | None = None
 
 
@@ -225,11 +226,16 @@ def _bench(o: BenchOptions, out: TextIO, err: TextIO) -> int:
         console = Console(file=out)
         if not console.is_terminal:
             console = Console(file=out, width=160)
-        report.render(summary, console, title=_title(work.name, load_info, o.nodes, env))
+        title = _title(work.name, load_info, o.nodes, env)
+        report.render(summary, console, title=title, wide=o.wide)
         if o.repeat > 1:
             console.print(
-                f"medians of {o.repeat} interleaved runs; min-max in brackets; "
-                "ratios against the first config"
+                f"medians of {o.repeat} interleaved runs; "
+                + (
+                    "min-max in brackets; ratios against the first config"
+                    if o.wide
+                    else "--wide: spreads, ratios and the other columns"
+                )
             )
     lost = sum(r.metrics.tasks_lost for r in results)
     if lost and not work.expect_failures:
