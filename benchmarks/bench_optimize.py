@@ -270,9 +270,10 @@ def markdown(results: list[dict[str, Any]], s: Settings, command: str) -> str:
         "baseline trials included), its own default space.",
         "",
         "Table: medians over the rounds, and ratios of those medians to Celery's defaults "
-        "(measured in the same rounds).  Goals: the median and range of the per-round paired "
-        "ratios, with the noise rule of `optimize`'s confirmation (a difference counts only when "
-        "every round agrees and it exceeds the repeats' own spread).  p99 under a saturating load "
+        "(measured in the same rounds).  Goals: the geometric mean of the per-round paired "
+        "ratios and its confidence interval, with the test of `optimize`'s confirmation (a "
+        "difference counts when a paired t interval of the log-ratios excludes 1 and the ratio "
+        "moves at least 5%; docs/optimize.md).  p99 under a saturating load "
         "mostly measures the backlog the load keeps, so it is shown, not judged.",
         "",
         "| workload | config | throughput/s | x defaults | p99 s | x defaults | trials |",

@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+import math
+import statistics
+
 import pytest
 
 from tuner.optimize.confirm import compare, medians, ratio, spread
+from tuner.optimize.stats import FAMILY_ALPHA, comparison_alpha, ratio_interval, t_quantile
 
 
 def runs(*pairs: tuple[float, float]) -> list[dict[str, float | int | None]]:
@@ -16,19 +20,56 @@ def test_clear_win_is_called() -> None:
     r = v.ratios["throughput"]
     assert r.values == pytest.approx((1.2, 118 / 101, 121 / 99))
     assert r.median == pytest.approx(1.2)
+    assert r.estimate == pytest.approx(math.prod(r.values) ** (1 / 3))  # geometric mean
     assert v.winner == "tuned"
     assert v.ratios["p99"].winner == "tuned"  # lower p99 is better
     assert "efficiency" not in v.ratios  # not measured for this workload
     d = v.as_dict()
-    assert d["throughput_ratio"] == pytest.approx(1.2)
-    assert d["throughput_ratio_spread"] == [pytest.approx(118 / 101), pytest.approx(121 / 99)]
-    assert "better beyond the noise" in str(d["verdict"])
+    assert d["throughput_ratio"] == pytest.approx(r.estimate)
+    ci = d["throughput_ratio_ci"]
+    assert isinstance(ci, list)
+    low, high = ci
+    assert low < r.estimate < high and low > 1  # the interval excludes 1: a winner
+    assert "better beyond the noise" in str(d["verdict"]) and "96.0% CI" in str(d["verdict"])
+
+
+def test_interval_is_the_paired_t_interval_of_log_ratios() -> None:
+    ratios = [1.10, 1.30, 1.18, 1.25]
+    logs = [math.log(x) for x in ratios]
+    half = t_quantile(0.975, 3) * statistics.stdev(logs) / 2
+    ci = ratio_interval(ratios, 0.05)
+    assert ci is not None
+    assert ci.low == pytest.approx(math.exp(statistics.fmean(logs) - half))
+    assert ci.high == pytest.approx(math.exp(statistics.fmean(logs) + half))
+    assert ratio_interval([1.2], 0.05) is None  # one round: no interval
+    assert t_quantile(0.975, 2) == pytest.approx(4.303, abs=1e-3)  # textbook values
+    assert t_quantile(0.995, 10) == pytest.approx(3.169, abs=1e-3)
+    # Bonferroni over pairs and objectives: 3 candidates -> 3 pairs; 2 objectives -> 6 tests.
+    assert comparison_alpha(3, 2) == pytest.approx(FAMILY_ALPHA / 6)
+    assert comparison_alpha(2, 1) == pytest.approx(FAMILY_ALPHA)
+    assert FAMILY_ALPHA <= 0.05
+
+
+def test_a_stricter_level_widens_the_interval_and_can_undo_a_call() -> None:
+    tuned = runs((118, 0.2), (126, 0.2), (112, 0.2))
+    base = runs((100, 0.2), (100, 0.2), (100, 0.2))
+    assert compare(tuned, base, "b", ["throughput"], alpha=0.05).winner == "tuned"
+    assert compare(tuned, base, "b", ["throughput"], alpha=0.001).winner == "tie"
 
 
 def test_difference_within_noise_is_a_tie() -> None:
-    # 3% better on median, but the repeats themselves spread by 10%.
+    # 10% better on median, but the paired ratios scatter from 0.9 to 1.3.
+    tuned = runs((110, 0.2), (90, 0.2), (130, 0.2))
+    base = runs((100, 0.2), (100, 0.2), (100, 0.2))
+    assert compare(tuned, base, "b", ["throughput"]).winner == "tie"
+
+
+def test_a_consistent_but_tiny_difference_is_not_worth_a_change() -> None:
+    # 3% better in every round: sure, but under the 5% worth changing a configuration for.
     tuned = runs((103, 0.2), (98, 0.2), (108, 0.2))
     base = runs((100, 0.2), (95, 0.2), (105, 0.2))
+    r = ratio(tuned, base, "throughput")
+    assert r is not None and r.interval is not None and r.interval.low > 1
     assert compare(tuned, base, "b", ["throughput"]).winner == "tie"
 
 
@@ -82,3 +123,31 @@ def test_decide_keeps_the_current_config_unless_measurably_better() -> None:
     scores = {PICK_LABEL: 98.0, "celery-default": 99.0, "input-config": 80.0}
     chosen, reason = run({("celery-default", "input-config")}, scores)
     assert chosen == "celery-default" and "beat it and input-config" in reason
+
+
+def test_rounds_alternate_their_order_and_can_stop_early(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tuner.bench.config import WorkerConfig
+    from tuner.optimize import measure as measure_module
+    from tuner.optimize.confirm import measure_rounds
+
+    order: list[str] = []
+
+    def fake(config: WorkerConfig, *_: object, **__: object) -> dict[str, dict[str, float]]:
+        order.append(config.label)
+        return {"saturate": {"throughput": 1.0}}
+
+    monkeypatch.setattr(measure_module, "measure", fake)
+    configs = [WorkerConfig(label=x) for x in "ABC"]
+    runs = measure_rounds(configs, None, None, None, 3)  # type: ignore[arg-type]
+    assert "".join(order) == "ABCCBAABC"  # a drift in load favours nobody
+    assert all(len(v) == 3 for v in runs.values())
+    order.clear()
+    seen: list[int] = []
+
+    def stop(so_far: object) -> bool:
+        assert isinstance(so_far, dict)
+        seen.append(min(len(v) for v in so_far.values()))
+        return seen[-1] == 2
+
+    runs = measure_rounds(configs, None, None, None, 8, stop=stop)  # type: ignore[arg-type]
+    assert seen == [1, 2] and all(len(v) == 2 for v in runs.values()) and len(order) == 6

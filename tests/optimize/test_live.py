@@ -163,8 +163,9 @@ def test_report_json_holds_the_evidence(full_run: tuple[Path, int, str, str]) ->
     main = improvement["by_baseline"].get("celery-default")
     if main is not None and not main["same_config"]:
         assert improvement["throughput_ratio"] > 0 and improvement["p99_ratio"] > 0
-        low, high = improvement["throughput_ratio_spread"]
+        low, high = improvement["throughput_ratio_ci"]  # a confidence interval, 2 rounds
         assert low <= improvement["throughput_ratio"] <= high
+        assert confirmation["family_alpha"] <= 0.05 and confirmation["alpha"] > 0
     env = data["environment"]
     assert env["cpus"] >= 1 and env["celery"] and env["optuna"]
     assert data["pick"]["settings"] and data["pick"]["command"].startswith(("celery", "CELERY"))

@@ -13,6 +13,7 @@ from tuner.cli.options import (
 )
 from tuner.commands.optimize import OptimizeOptions
 from tuner.commands.optimize import optimize as run_optimize
+from tuner.optimize.confirm import DEFAULT_ROUNDS
 from tuner.optimize.setup import DEFAULT_OUT, DEFAULT_TRIAL_SECONDS, DEFAULT_WARMUP
 
 
@@ -43,7 +44,14 @@ from tuner.optimize.setup import DEFAULT_OUT, DEFAULT_TRIAL_SECONDS, DEFAULT_WAR
     help="Measured seconds per run.",
 )  # fmt: skip
 @warmup_option(DEFAULT_WARMUP)
-@click.option("--confirm", type=int, default=3, show_default=True, help="Confirmation rounds.")
+@click.option(
+    "--confirm",
+    type=int,
+    default=DEFAULT_ROUNDS,
+    show_default=True,
+    help="Most confirmation rounds (paired t test; stops halfway once clear; fewer rounds "
+    "detect only large gains).",
+)
 @click.option("--storage", help="Optuna RDB URL, e.g. postgresql://... [SQLite in --out].")
 @click.option("--study-name", help="Resume or share this study [workload-objectives].")
 @click.option("--out", default=DEFAULT_OUT, show_default=True, type=click.Path(file_okay=False))

@@ -111,7 +111,7 @@ def _run(setup: Any, out: TextIO, err: TextIO) -> int:
         elif chosen is not None and o.confirm > 0:
             err.write(
                 f"Confirming {chosen.source} ({describe_choice(chosen.choice)}) "
-                f"against {', '.join(setup.baselines)}: {o.confirm} interleaved rounds.\n"
+                f"against {', '.join(setup.baselines)}: up to {o.confirm} interleaved rounds.\n"
             )
 
             def on_run(r: int, label: str, metrics: Any) -> None:

@@ -12,16 +12,22 @@ import optuna
 from optuna.trial import FrozenTrial
 
 from tuner.optimize.baselines import DEFAULT_LABEL, INPUT_LABEL, worker_config
-from tuner.optimize.confirm import Verdict, compare, measure_rounds, medians
+from tuner.optimize.confirm import Runs, Verdict, compare, measure_rounds, medians
 from tuner.optimize.measure import Plan
 from tuner.optimize.select import pick as best_trial
 from tuner.optimize.setup import Setup
 from tuner.optimize.space import DEFAULTS, Choice
+from tuner.optimize.stats import FAMILY_ALPHA, MIN_EFFECT, comparison_alpha
 
 if TYPE_CHECKING:
     from tuner.bench.config import WorkerConfig
 
 PICK_LABEL = "tuned"
+# Sequential confirmation: one interim look halfway (with at least INTERIM_MIN rounds), which may
+# stop early once the pick is confirmed; it spends INTERIM_SHARE of the error budget, the final
+# look the rest, so the two looks together keep the family's level (Bonferroni over looks).
+INTERIM_SHARE = 0.2
+INTERIM_MIN = 3
 
 
 @dataclass
@@ -95,6 +101,9 @@ class Confirmation:
     reason: str = ""  # why a baseline (or nothing) is recommended instead of the search's pick
     error: str | None = None
     broken: dict[str, list[str]] = field(default_factory=dict)  # label -> constraints it broke
+    alpha: float = FAMILY_ALPHA  # two-sided level of each comparison (Bonferroni over them all)
+    max_rounds: int = 0  # rounds allowed; ``rounds`` is how many ran
+    stopped_early: bool = False  # the interim look confirmed the pick
 
     @property
     def chosen_runs(self) -> list[dict[str, Any]]:
@@ -110,7 +119,13 @@ class Confirmation:
     def as_dict(self) -> dict[str, object]:
         return {
             "rounds": self.rounds,
+            "max_rounds": self.max_rounds or self.rounds,
+            "stopped_early": self.stopped_early,
             "interleaved": True,
+            "test": "paired t on log-ratios, Bonferroni over pairs, objectives and looks",
+            "family_alpha": FAMILY_ALPHA,
+            "alpha": self.alpha,
+            "min_effect": MIN_EFFECT,
             "error": self.error,
             "confirmed": self.confirmed,
             "chosen": self.chosen,
@@ -137,6 +152,7 @@ def _verdicts(
     others: Sequence[str],
     same: Mapping[str, str],
     objectives: Sequence[str],
+    alpha: float,
 ) -> dict[str, Verdict]:
     """``mine`` against each of ``others``; ``same`` maps a label to the runs it shares."""
     out = {}
@@ -147,7 +163,7 @@ def _verdicts(
         shown = "the search's pick" if label == PICK_LABEL else label
         out[label] = compare(
             result.runs[same[mine]], result.runs[same[label]], shown, objectives,
-            same_config=shared,
+            same_config=shared, alpha=alpha,
         )  # fmt: skip
     return out
 
@@ -204,7 +220,7 @@ def confirm(
     from tuner.bench.errors import BenchError
     from tuner.optimize.feasibility import violations_over
 
-    result = Confirmation(rounds)
+    result = Confirmation(rounds, max_rounds=rounds)
     configs = [chosen.config]
     same = result.same
     same[PICK_LABEL] = PICK_LABEL
@@ -215,37 +231,61 @@ def confirm(
             configs.append(config)
     if rounds < 1:
         return chosen, result
+    objectives = setup.goal.objectives
+    labels = list(setup.baselines)
+    candidates = [PICK_LABEL, *(b for b in setup.baselines if same[b] != PICK_LABEL)]
+    # The error budget is shared over every pair of distinct candidates and every objective,
+    # feasible or not (fixed before anything is measured).
+    alpha = comparison_alpha(len({same[c] for c in candidates}), len(objectives))
+    current = INPUT_LABEL if INPUT_LABEL in setup.baselines else DEFAULT_LABEL
+    if same[current] == PICK_LABEL:
+        current = PICK_LABEL  # the pick is the current config itself
+    # No interim look when the pick is the current config: nothing to confirm early.
+    interim = rounds // 2 if rounds // 2 >= INTERIM_MIN and current != PICK_LABEL else 0
+    first = objectives[0]
+    sign = -1.0 if first == "p99" else 1.0
+
+    def judge(runs: Mapping[str, Runs], level: float, among: Sequence[str]) -> tuple[str, str]:
+        def beats(a: str, b: str) -> bool:
+            if same[a] == same[b]:
+                return False
+            verdict = compare(runs[same[a]], runs[same[b]], b, objectives, alpha=level)
+            return verdict.winner == "tuned"
+
+        def score(label: str) -> float:
+            value = medians(runs[same[label]]).get(first)
+            return sign * value if value is not None else -math.inf
+
+        return decide(among, beats, score, current)
+
+    def clear(runs: Mapping[str, Runs]) -> bool:
+        """At the interim look: is the pick already confirmed (feasible, and chosen at the
+        interim's share of the error budget)?"""
+        if min(len(v) for v in runs.values()) != interim:
+            return False
+        ok = [c for c in candidates if not violations_over(runs[same[c]], setup.goal)]
+        if PICK_LABEL not in ok:
+            return False
+        return judge(runs, alpha * INTERIM_SHARE, ok)[0] == PICK_LABEL
+
     try:
         result.runs = measure_rounds(
-            configs, setup.workload, plan, setup.broker, rounds, on_run=on_run
-        )
+            configs, setup.workload, plan, setup.broker, rounds, on_run=on_run,
+            stop=clear if interim else None,
+        )  # fmt: skip
     except BenchError as exc:
         result.error = str(exc)
         return chosen, result
-    objectives = setup.goal.objectives
-    labels = list(setup.baselines)
+    result.rounds = min(len(v) for v in result.runs.values())
+    result.stopped_early = result.rounds < rounds
+    if interim:
+        alpha *= INTERIM_SHARE if result.stopped_early else 1.0 - INTERIM_SHARE
+    result.alpha = alpha
     for label in same:
         broken = violations_over(result.runs[same[label]], setup.goal)
         if broken:
             result.broken[label] = broken
-    result.search_verdicts = _verdicts(result, PICK_LABEL, labels, same, objectives)
-    current = INPUT_LABEL if INPUT_LABEL in setup.baselines else DEFAULT_LABEL
-    if same[current] == PICK_LABEL:
-        current = PICK_LABEL  # the pick is the current config itself
-    first = objectives[0]
-    sign = -1.0 if first == "p99" else 1.0
-
-    def beats(a: str, b: str) -> bool:
-        if same[a] == same[b]:
-            return False
-        verdict = compare(result.runs[same[a]], result.runs[same[b]], b, objectives)
-        return verdict.winner == "tuned"
-
-    def score(label: str) -> float:
-        value = medians(result.runs[same[label]]).get(first)
-        return sign * value if value is not None else -math.inf
-
-    candidates = [PICK_LABEL, *(b for b in setup.baselines if same[b] != PICK_LABEL)]
+    result.search_verdicts = _verdicts(result, PICK_LABEL, labels, same, objectives, alpha)
     feasible = [c for c in candidates if c not in result.broken]
     if not feasible:
         result.chosen = None
@@ -253,7 +293,7 @@ def confirm(
             f"{_shown(c)} {', '.join(result.broken[c])}" for c in candidates
         )
         return None, result
-    result.chosen, result.reason = decide(feasible, beats, score, current)
+    result.chosen, result.reason = judge(result.runs, alpha, feasible)
     if PICK_LABEL in result.broken:
         result.reason = (
             f"re-measured, it broke a constraint ({', '.join(result.broken[PICK_LABEL])}); "
@@ -267,7 +307,7 @@ def confirm(
     if result.chosen != PICK_LABEL:
         final = _baseline_pick(setup, study, result.chosen, replaced=chosen.trial)
         labels.append(PICK_LABEL)  # the final choice against the search's pick, for the record
-    result.verdicts = _verdicts(result, result.chosen, labels, same, objectives)
+    result.verdicts = _verdicts(result, result.chosen, labels, same, objectives, alpha)
     return final, result
 
 

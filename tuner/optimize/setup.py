@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tuner.optimize.baselines import DEFAULT_LABEL, INPUT_LABEL, InputConfig
+from tuner.optimize.confirm import DEFAULT_ROUNDS
 from tuner.optimize.objectives import Goal
 from tuner.optimize.space import Choice, Space
 
@@ -52,7 +53,7 @@ class OptimizeOptions:
     timeout: float | None = None
     trial_seconds: float = DEFAULT_TRIAL_SECONDS
     warmup: float = DEFAULT_WARMUP
-    confirm: int = 3
+    confirm: int = DEFAULT_ROUNDS  # confirmation rounds
     storage: str | None = None
     study_name: str | None = None
     out: str = DEFAULT_OUT
