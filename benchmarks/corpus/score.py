@@ -58,7 +58,7 @@ def message_key(finding: Finding) -> str:
     setting = finding.get("setting")
     if setting:
         return str(setting)
-    text = re.sub(r"`[^`]*`", "`_`", str(finding.get("message", "")).lower())
+    text = str(finding.get("message", "")).lower()
     return re.sub(r"\d+(\.\d+)?", "#", text)[:60]
 
 
