@@ -15,7 +15,9 @@ per rule and overall, then the findings nobody has judged yet.
 Precision is right / judged.  ``noise`` is a defensible statement the maintainer would not act on;
 ``wrong`` is a false statement (about Celery or about the file).  The CPU count is fixed with
 ``--cpus 4`` (a Kubernetes CPU limit next to a command still wins) so that runs on different
-machines agree.  Exit status: 0, or 2 when the cache is missing.
+machines agree.  ``CELERY_TUNE_SOURCE=/path/to/checkout`` measures that checkout's ``tuner``
+instead of the installed one (to preview a branch).  Exit status: 0, or 2 when the cache is
+missing.
 """
 
 from __future__ import annotations
@@ -42,6 +44,10 @@ CPUS = "4"
 VERDICTS = ("right", "noise", "wrong")
 
 Finding = dict[str, Any]
+RUN_FROM_TREE = (
+    "import runpy, sys; tree = sys.argv.pop(1); sys.path.insert(0, tree); "
+    "sys.argv[0] = 'celery-tune'; runpy.run_module('tuner', run_name='__main__')"
+)
 
 
 def cache_dir() -> Path:
@@ -63,6 +69,9 @@ def message_key(finding: Finding) -> str:
 
 
 def audit_tool() -> list[str]:
+    tree = os.environ.get("CELERY_TUNE_SOURCE")
+    if tree:  # a checkout to measure instead of the installed package
+        return [sys.executable, "-c", RUN_FROM_TREE, tree]
     exe = Path(sys.executable).with_name("celery-tune")
     if exe.exists():
         return [str(exe)]
@@ -106,17 +115,21 @@ def load_judgments() -> list[dict[str, Any]]:
 
 
 def match(findings: Iterable[Finding], judgments: list[dict[str, Any]]) -> None:
-    exact = {(j["file"], j["code"], j["line"], j["key"]): j for j in judgments}
-    loose: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
+    """A verdict applies to the finding it was given for: same file, code, line and message.
+
+    One finding may carry several verdicts, one per wording it has had on main, so older
+    measurements stay reproducible.  A finding whose current wording was never judged is
+    unjudged (the latest older verdict is kept in ``stale`` for reference)."""
+    by_key: dict[tuple[str, str, int, str], list[dict[str, Any]]] = defaultdict(list)
     for judgment in judgments:
-        loose[(judgment["file"], judgment["code"], judgment["key"])].append(judgment)
+        key = (judgment["file"], judgment["code"], judgment["line"], judgment["key"])
+        by_key[key].append(judgment)
     for f in findings:
-        j: dict[str, Any] | None = exact.get((f["file"], f["code"], f["line"], f["key"]))
-        if j is None:
-            candidates = loose.get((f["file"], f["code"], f["key"]), [])
-            j = candidates[0] if len(candidates) == 1 else None
-        f["verdict"] = j["verdict"] if j else None
-        f["reason"] = j["reason"] if j else None
+        candidates = by_key.get((f["file"], f["code"], f["line"], f["key"]), [])
+        same = [j for j in candidates if j["message"] == f["message"]]
+        f["verdict"] = same[0]["verdict"] if same else None
+        f["reason"] = same[0]["reason"] if same else None
+        f["stale"] = candidates[-1]["verdict"] if candidates and not same else None
 
 
 def table(findings: list[Finding]) -> dict[str, dict[str, int]]:
@@ -208,7 +221,8 @@ def main(argv: list[str] | None = None) -> int:
     unjudged = [f for f in default + opt_in if f["verdict"] is None]
     print(f"\nunjudged findings: {len(unjudged)}")
     for f in unjudged:
-        print(f"  {f['file']}:{f['line']} {f['code']} [{f['key']}] {f['message']}")
+        was = f" (was {f['stale']} for an older message)" if f["stale"] else ""
+        print(f"  {f['file']}:{f['line']} {f['code']}{was}: {f['message']}")
     if args.unjudged_template:
         template = [
             {
