@@ -24,6 +24,14 @@ from tests.conftest import run_cli
 
 Finding = dict[str, Any]
 
+DJANGO_CELERY_PY = """
+    import os
+    from celery import Celery
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "proj.settings")
+    app = Celery("proj")
+    app.config_from_object("django.conf:settings", namespace="CELERY")
+"""
+
 
 def audit(tmp_path: Path, files: dict[str, str], *extra: str) -> list[Finding]:
     """Write the files and audit them together with the default rule set, as JSON."""
@@ -98,11 +106,7 @@ def test_namespace_also_reads_unprefixed_old_names(
     findings = audit(
         tmp_path,
         {
-            "proj/celery.py": """
-                from celery import Celery
-                app = Celery("proj")
-                app.config_from_object("django.conf:settings", namespace="CELERY")
-            """,
+            "proj/celery.py": DJANGO_CELERY_PY,
             "proj/settings.py": 'INSTALLED_APPS = ["django_celery_beat"]\n'
             "CELERY_TASK_TRACK_STARTED = True\n"
             + "".join(f"{k} = {v!r}\n" for k, v in settings.items()),
@@ -126,12 +130,9 @@ def test_namespace_reads_celery_prefixed_old_names(
     findings = audit(
         tmp_path,
         {
-            "proj/celery.py": """
-                from celery import Celery
-                app = Celery("proj")
-                app.config_from_object("django.conf:settings", namespace="CELERY")
-            """,
+            "proj/celery.py": DJANGO_CELERY_PY,
             "proj/settings.py": """
+                INSTALLED_APPS = ["django_celery_results"]
                 CELERY_BROKER_URL = "redis://localhost:6379/0"
                 CELERY_TASK_RESULT_EXPIRES = 7
                 CELERY_IGNORE_RESULT = True
