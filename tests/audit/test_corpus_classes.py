@@ -194,7 +194,6 @@ def test_password_read_from_the_environment_is_not_written(tmp_path: Path) -> No
     assert severe(findings, "CT402") == []
 
 
-@pytest.mark.xfail(strict=True, reason="CT107 takes the init.d script for the removed celeryd")
 def test_generic_init_script_is_not_the_removed_celeryd(tmp_path: Path) -> None:
     """Corpus: Sunhill666/YeeOnlineJudge:startup.sh:2.  /etc/init.d/celeryd is Celery's generic
     init script (extra/generic-init.d/celeryd), which runs `celery multi`; it still works on 5.x."""
