@@ -370,3 +370,41 @@ def test_concurrency_is_not_judged_against_this_machines_cpus(tmp_path: Path) ->
     says how many CPUs the worker gets; the machine running the audit is not that machine."""
     findings = audit(tmp_path, {"Procfile": "worker: celery -A proj worker --concurrency=64\n"})
     assert severe(findings, "CT201") == []
+
+
+# --- guards: true findings the corpus has and a change must keep ---------------------------
+
+
+def test_flask_config_without_namespace_keeps_its_dead_names(tmp_path: Path) -> None:
+    """Corpus: fm-labs/kontainer-core:src/kontainer/settings.py:56-57, rcharp/parked
+    config/settings.py:58.  A Flask config reaches Celery through conf.update(app.config), with
+    no namespace: CELERY_TASK_TIME_LIMIT and CELERY_RESULT_EXPIRES are neither new nor old names,
+    so the 900 s limit never applies.  Verified against Celery below."""
+    from celery import Celery
+
+    app = Celery("fixture", set_as_current=False)
+    app.conf.update({"CELERY_TASK_TIME_LIMIT": 900, "CELERY_RESULT_EXPIRES": 3600})
+    assert app.conf.task_time_limit is None
+    assert app.conf.result_expires.total_seconds() == 86400  # the default, not 3600
+
+    findings = audit(
+        tmp_path,
+        {
+            "kontainer/settings.py": """
+                import os
+                SECRET_KEY = os.getenv("SECRET_KEY", "dev")
+                CELERY_BROKER_URL = os.getenv("CELERY_BROKER_URL", "redis://localhost:6379/0")
+                CELERY_RESULT_BACKEND = os.getenv("CELERY_RESULT_BACKEND", "redis://localhost:6379/0")
+                CELERY_RESULT_EXPIRES = int(os.getenv("CELERY_RESULT_EXPIRES", "3600"))
+                CELERY_TASK_TIME_LIMIT = int(os.getenv("CELERY_TASK_TIME_LIMIT", "900"))
+            """,
+            "kontainer/celery.py": """
+                from celery import Celery
+                from .app import app
+                celery = Celery(app.name, broker=app.config["CELERY_BROKER_URL"])
+                celery.conf.update(app.config)
+            """,
+        },
+    )
+    dead = {f["setting"] for f in severe(findings, "CT101")}
+    assert {"CELERY_TASK_TIME_LIMIT", "CELERY_RESULT_EXPIRES"} <= dead
