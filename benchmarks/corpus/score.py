@@ -169,10 +169,35 @@ def render(title: str, findings: list[Finding]) -> list[str]:
     return lines
 
 
+def markdown(findings: list[Finding]) -> list[str]:
+    rows = table(findings)
+    total = dict.fromkeys((*VERDICTS, "unjudged"), 0)
+    lines = [
+        "| rule | findings | right | noise | wrong | unjudged | precision |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for code, c in rows.items():
+        for k in total:
+            total[k] += c[k]
+        p = precision(c)
+        lines.append(
+            f"| {code} | {sum(c.values())} | {c['right']} | {c['noise']} | "
+            f"{c['wrong']} | {c['unjudged']} | {'-' if p is None else f'{p:.1%}'} |"
+        )
+    p = precision(total)
+    lines.append(
+        f"| **all** | **{sum(total.values())}** | **{total['right']}** | "
+        f"**{total['noise']}** | **{total['wrong']}** | **{total['unjudged']}** | "
+        f"**{'-' if p is None else f'{p:.1%}'}** |"
+    )
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--opt-in", action="store_true", help="also score the opt-in rules")
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    parser.add_argument("--markdown", action="store_true", help="print the tables as Markdown")
     parser.add_argument("--unjudged-template", type=Path, help="write unjudged findings here")
     args = parser.parse_args(argv)
 
@@ -205,6 +230,13 @@ def main(argv: list[str] | None = None) -> int:
             "findings": default + opt_in,
         }
         print(json.dumps(doc, indent=2))
+        return 0
+
+    if args.markdown:
+        print("\n".join(markdown(default)))
+        if args.opt_in:
+            print()
+            print("\n".join(markdown(opt_in)))
         return 0
 
     repos = len({r["repo"] for r in rows})
