@@ -408,3 +408,36 @@ def test_flask_config_without_namespace_keeps_its_dead_names(tmp_path: Path) -> 
     )
     dead = {f["setting"] for f in severe(findings, "CT101")}
     assert {"CELERY_TASK_TIME_LIMIT", "CELERY_RESULT_EXPIRES"} <= dead
+
+
+def test_plain_config_module_of_old_names_keeps_its_real_problems(tmp_path: Path) -> None:
+    """Corpus: HelloLily/hellolily:lily/settings/celeryconfig.py:14,27 (loaded with
+    config_from_object('django.conf:settings'), no namespace).  CELERY_ENABLE_UTC is not an old
+    name (ENABLE_UTC is), and a str pool limit breaks kombu's pool; both verified below."""
+    from celery import Celery
+    from kombu.connection import Connection
+
+    app = Celery("fixture", set_as_current=False)
+    app.conf.update({"CELERY_ENABLE_UTC": False})
+    assert app.conf.enable_utc is True  # CELERY_ENABLE_UTC was ignored
+    with pytest.raises(TypeError):
+        Connection("memory://").Pool(limit="64").acquire()  # type: ignore[no-untyped-call]
+
+    findings = audit(
+        tmp_path,
+        {
+            "celeryconfig.py": """
+                import os
+                BROKER_URL = os.environ.get("BROKER_URL", "amqp://guest@rabbit:5672//")
+                BROKER_POOL_LIMIT = os.environ.get("BROKER_POOL_LIMIT", 64)
+                CELERY_ACCEPT_CONTENT = ["json"]
+                CELERY_DEFAULT_QUEUE = "queue1"
+                CELERY_ENABLE_UTC = True
+                CELERY_RESULT_SERIALIZER = "json"
+                CELERY_TASK_SERIALIZER = "json"
+                CELERYD_TASK_TIME_LIMIT = 600
+            """
+        },
+    )
+    assert [f["line"] for f in severe(findings, "CT502")] == [6]
+    assert [f["line"] for f in severe(findings, "CT111")] == [3]
