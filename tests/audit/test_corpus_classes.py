@@ -198,7 +198,6 @@ def test_generic_init_script_is_not_the_removed_celeryd(tmp_path: Path) -> None:
     assert severe(findings, "CT107") == []
 
 
-@pytest.mark.xfail(strict=True, reason="CT108 says `celery worker` lacks options it has")
 def test_worker_options_before_the_subcommand_are_misplaced_not_unknown(tmp_path: Path) -> None:
     """Corpus: oxivanisher/MMOJunkiesPyFriends:celery_worker.sh:23.  Celery 5.7 exits with
     "No such option '--concurrency'": the global command has no such option, `worker` does."""

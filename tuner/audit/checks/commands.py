@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tuner.audit.context import Context
+from tuner.audit.readers import worker_options as wo
 
 
 def check_commands(ctx: Context) -> None:
@@ -37,12 +38,18 @@ def check_commands(ctx: Context) -> None:
                     f"(`celery {opt.flag} ... {cmd.subcommand}`)",
                 )
             for opt in cmd.unknown:
-                ctx.report(
-                    "CT108",
-                    source.path,
-                    opt.span,
-                    f"`celery {cmd.subcommand}` has no option `{opt.flag}`",
-                )
+                if cmd.subcommand == "worker" and opt.flag in wo.WORKER:
+                    # After `worker` the reader knows every worker option, so an unknown one
+                    # stood before it, where the `celery` group rejects it (click: "No such
+                    # option '--concurrency'"): `celery worker` itself does have it.
+                    message = (
+                        f"`{opt.flag}` before `worker`: the `celery` command itself has no such "
+                        'option, so Celery 5 exits with "No such option"; write it after '
+                        f"`worker` (`celery ... worker {opt.flag} ...`)"
+                    )
+                else:
+                    message = f"`celery {cmd.subcommand}` has no option `{opt.flag}`"
+                ctx.report("CT108", source.path, opt.span, message)
             beat = cmd.get("beat")
             if beat is not None:
                 ctx.report(
