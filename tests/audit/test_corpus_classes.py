@@ -434,3 +434,43 @@ def test_plain_config_module_of_old_names_keeps_its_real_problems(tmp_path: Path
     )
     assert [f["line"] for f in severe(findings, "CT502")] == [6]
     assert [f["line"] for f in severe(findings, "CT111")] == [3]
+
+
+# --- false negatives: real problems the default set misses --------------------------------------
+
+
+@pytest.mark.xfail(strict=True, reason="a celery command behind two wrappers is not read")
+def test_command_behind_a_chain_of_wrappers_is_read(tmp_path: Path) -> None:
+    """Corpus: HelloLily/hellolily:Procfile:7,10,13 (commit af8b4dc), where the same command in
+    Procfile.dev, without the wrappers, gets CT107."""
+    findings = audit(
+        tmp_path,
+        {
+            "Procfile": "worker: bin/start-pgbouncer-stunnel newrelic-admin run-program "
+            "celery worker --app=proj -Q celery\n"
+        },
+    )
+    assert [f["code"] for f in severe(findings)] == ["CT107"]
+
+
+@pytest.mark.xfail(strict=True, reason="a misspelled namespaced setting is not reported")
+def test_misspelled_setting_under_a_namespace_is_reported(
+    tmp_path: Path, celery_settings: types.ModuleType
+) -> None:
+    """Corpus: jangocheng/autocronjob:autocronjob/settings.py:238 (CELERY_ACCEPT_COUNT)."""
+    celery_settings.__dict__.update(CELERY_ACCEPT_COUNT=["json", "msgpack"])
+    assert list(load(celery_settings, namespace="CELERY").accept_content) == ["json"]  # default
+
+    findings = audit(
+        tmp_path,
+        {
+            "proj/celery.py": DJANGO_CELERY_PY,
+            "proj/settings.py": """
+                INSTALLED_APPS = ["django_celery_beat"]
+                CELERY_BROKER_URL = "redis://localhost:6379/0"
+                CELERY_TASK_SERIALIZER = "json"
+                CELERY_ACCEPT_COUNT = ["json", "msgpack"]
+            """,
+        },
+    )
+    assert [f["line"] for f in severe(findings, "CT101")] == [4]
