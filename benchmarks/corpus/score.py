@@ -15,9 +15,9 @@ per rule and overall, then the findings nobody has judged yet.
 Precision is right / judged.  ``noise`` is a defensible statement the maintainer would not act on;
 ``wrong`` is a false statement (about Celery or about the file).  The CPU count is fixed with
 ``--cpus 4`` (a Kubernetes CPU limit next to a command still wins) so that runs on different
-machines agree.  ``CELERY_TUNE_SOURCE=/path/to/checkout`` measures that checkout's ``tuner``
-instead of the installed one (to preview a branch).  Exit status: 0, or 2 when the cache is
-missing.
+machines agree; ``--cpus none`` audits as a user who states no CPU count.
+``CELERY_TUNE_SOURCE=/path/to/checkout`` measures that checkout's ``tuner`` instead of the
+installed one (to preview a branch).  Exit status: 0, or 2 when the cache is missing.
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ def audit_tool() -> list[str]:
 
 
 def run_audit(root: Path, paths: list[str], extra: list[str], config: Path) -> list[Finding]:
-    cmd = [*audit_tool(), "audit", "--format", "json", "--cpus", CPUS, "--config", str(config)]
+    cmd = [*audit_tool(), "audit", "--format", "json", "--config", str(config)]
     proc = subprocess.run([*cmd, *extra, *paths], cwd=root, capture_output=True, text=True)
     if proc.returncode not in (0, 1, 2) or not proc.stdout.strip():
         raise SystemExit(f"audit failed in {root}: {proc.stderr.strip()[:500]}")
@@ -91,6 +91,7 @@ def run_audit(root: Path, paths: list[str], extra: list[str], config: Path) -> l
 
 
 def collect(cache: Path, extra: list[str]) -> list[Finding]:
+    """Audit every snapshot of the corpus; ``extra`` is passed to each ``celery-tune audit``."""
     groups: dict[tuple[str, str], list[str]] = defaultdict(list)
     for row in read_index():
         groups[(row["repo"], row["commit"])].append(row["path"])
@@ -199,6 +200,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
     parser.add_argument("--markdown", action="store_true", help="print the tables as Markdown")
     parser.add_argument("--unjudged-template", type=Path, help="write unjudged findings here")
+    parser.add_argument(
+        "--cpus",
+        default=CPUS,
+        help="the --cpus passed to the audit (default 4); 'none' passes none, as a user who "
+        "states no CPU count (then the result may depend on this machine before CT201 stops "
+        "using its CPUs)",
+    )
     args = parser.parse_args(argv)
 
     cache = cache_dir()
@@ -213,12 +221,15 @@ def main(argv: list[str] | None = None) -> int:
 
     judgments = load_judgments()
     severe = ("error", "warning")
-    default = [f for f in collect(cache, []) if f["severity"] in severe]
+    base = [] if args.cpus == "none" else ["--cpus", args.cpus]
+    default = [f for f in collect(cache, base) if f["severity"] in severe]
     match(default, judgments)
     opt_in: list[Finding] = []
     if args.opt_in:
         seen = {(f["file"], f["code"], f["line"], f["key"]) for f in default}
-        everything = [f for f in collect(cache, ["--select", "CT"]) if f["severity"] in severe]
+        everything = [
+            f for f in collect(cache, [*base, "--select", "CT"]) if f["severity"] in severe
+        ]
         opt_in = [f for f in everything if (f["file"], f["code"], f["line"], f["key"]) not in seen]
         match(opt_in, judgments)
 
