@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from tuner.audit import rulebook, suppress
 from tuner.audit.checks import ALL
 from tuner.audit.context import Context
-from tuner.audit.cpus import Cpus, detect
+from tuner.audit.cpus import Cpus
 from tuner.audit.model import NamespaceHint, SourceFile, Span
 from tuner.audit.options import AuditOptions
 from tuner.audit.settings import infer_namespace, read_settings
@@ -71,7 +71,10 @@ def run(
         if s.kind == "python" and s.error is None
     }
     projects = build_projects(sources, settings)
-    cpus = Cpus(options.cpus, "from --cpus or [tool.celery-tune]") if options.cpus else detect()
+    # The target's CPUs are what the user states; the machine running the audit (a CI runner, a
+    # laptop) says nothing about production, so without --cpus CPU comparisons need a CPU limit
+    # written next to the command.
+    cpus = Cpus(options.cpus, "from --cpus or [tool.celery-tune]") if options.cpus else None
     workers = build_workers(sources, projects, cpus)
     ctx = Context(sources, settings, namespaces, projects, workers, options.workload)
     ctx.celery_version = options.target_version
