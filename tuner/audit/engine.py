@@ -89,7 +89,7 @@ def run(
     findings = [f for f in unique.values() if options.enabled(f.code, f.name)]
     texts = {s.path: s.lines for s in sources}
     selected = list(findings)
-    findings, unused = suppress.apply(findings, texts)
+    findings, unused = suppress.apply(findings, texts, {s.path: s.kind for s in sources})
     unused_ctx = Context(sources, settings, namespaces, projects, workers, options.workload)
     for path, sup, code in unused:
         rule = rulebook.lookup(code)
