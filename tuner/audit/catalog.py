@@ -24,7 +24,6 @@ Celery setting (so an unknown one is worth reporting).  In order:
 
 from __future__ import annotations
 
-import difflib
 import json
 from functools import lru_cache
 from pathlib import Path
@@ -226,6 +225,8 @@ def prefixes() -> frozenset[str]:
 @lru_cache(maxsize=4096)
 def _close(name: str, upper: bool, cutoff: float) -> str | None:
     """difflib's best match among the old (``upper``) or new names."""
+    import difflib  # only when a name is unknown (import cost)
+
     cat = _load()
     found = difflib.get_close_matches(name, cat.old_names if upper else cat.new_names, 1, cutoff)
     return found[0] if found else None
@@ -234,6 +235,8 @@ def _close(name: str, upper: bool, cutoff: float) -> str | None:
 @lru_cache(maxsize=1024)
 def _family(head: str, upper: bool) -> tuple[str, ...]:
     """The old (``upper``) or new names whose first part is ``head`` or close to it."""
+    import difflib
+
     return tuple(
         n
         for family, members in _load().families[upper].items()
@@ -247,6 +250,8 @@ def _near(name: str, upper: bool) -> bool:
     """A close match (``LOOKS_CUTOFF``) whose first part is close too, so that
     ``AWS_ACCESS_KEY_ID`` is not taken for ``S3_ACCESS_KEY_ID``.  Comparing first parts first
     also keeps this fast for the many unrelated names of a Django settings module."""
+    import difflib
+
     pool = _family(name.split("_", 1)[0], upper)
     return bool(pool) and bool(difflib.get_close_matches(name, pool, 1, LOOKS_CUTOFF))
 

@@ -1,6 +1,8 @@
 """The rule catalog: metadata and docs read from ``rules/CODE.md`` (TOML front matter + Markdown).
 
-Only the front matter is parsed on the audit path; the docs body is read when asked for.
+The audit's start-up path reads the metadata from :mod:`tuner.audit.rule_index`, generated from
+the front matter by ``tools/gen_rule_index.py`` (a test checks that it is current): no
+:mod:`tomllib` import and no TOML parsing per run.  The docs body is read when asked for.
 """
 
 from __future__ import annotations
@@ -12,11 +14,6 @@ from pathlib import Path
 
 from tuner.finding import Category, Severity
 from tuner.records import dataclass
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 SECTIONS = ("What it does", "Why is this bad?", "Example", "Use instead", "References")
 CODE_RE = re.compile(r"^CT\d{3}$")
@@ -65,7 +62,13 @@ def _split(text: str) -> tuple[str, str]:
     return text[4:end], text[end + 5 :]
 
 
-def _load(path: Path) -> Rule:
+def parse_front_matter(path: Path) -> dict[str, object]:
+    """The TOML front matter of a rule file (for the generator and the tests)."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+
     with path.open(encoding="utf-8") as f:
         head = []
         first = f.readline()
@@ -75,25 +78,20 @@ def _load(path: Path) -> Rule:
             if line == "+++\n":
                 break
             head.append(line)
-    meta = tomllib.loads("".join(head))
-    return Rule(
-        code=meta["code"],
-        name=meta["name"],
-        severity=meta["severity"],
-        category=meta["category"],
-        workloads=tuple(meta.get("workloads", WORKLOADS)),
-        fix=meta["fix"],
-        url=meta["url"],
-        path=path,
-        rule_set=meta.get("set", "default"),  # tests require it written out
-    )
+    meta: dict[str, object] = tomllib.loads("".join(head))
+    return meta
 
 
 @functools.cache
 def all_rules() -> dict[str, Rule]:
     """Every rule, by code, in code order."""
-    rules = [_load(p) for p in sorted(rules_dir().glob("CT[0-9][0-9][0-9].md"))]
-    return {r.code: r for r in rules}
+    from tuner.audit.rule_index import RULES
+
+    folder = rules_dir()
+    return {
+        code: Rule(code, name, severity, category, workloads, fix, url, folder / f"{code}.md", rs)
+        for code, name, severity, category, workloads, fix, url, rs in RULES
+    }
 
 
 def by_name() -> dict[str, Rule]:
