@@ -25,13 +25,15 @@ Celery setting (so an unknown one is worth reporting).  In order:
 from __future__ import annotations
 
 import json
+import os
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 from tuner.records import dataclass
 
-DATA = Path(__file__).resolve().parent.parent / "data" / "settings.json"
+DATA = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "settings.json"
+)
 
 SUGGEST_CUTOFF = 0.84
 """difflib ratio for a did-you-mean suggestion."""
@@ -141,10 +143,15 @@ def _setting(name: str, raw: dict[str, Any]) -> SettingInfo:
     )
 
 
+def _read(path: str) -> str:
+    with open(path, encoding="utf-8") as f:
+        return f.read()
+
+
 @lru_cache(maxsize=1)
 def _load() -> _Catalog:
     try:
-        return _Catalog(json.loads(DATA.read_text(encoding="utf-8")))
+        return _Catalog(json.loads(_read(DATA)))
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise RuntimeError(f"celery-tune settings catalog unreadable ({DATA}): {exc}") from exc
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import re
 import sys
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tuner.audit import rulebook
 from tuner.finding import Severity
 from tuner.records import dataclass, replace
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 WORKLOADS = ("cpu", "io", "mixed")
 FAIL_ON = ("error", "warning", "info")

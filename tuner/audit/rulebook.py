@@ -10,10 +10,13 @@ from __future__ import annotations
 import functools
 import re
 import sys
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tuner.finding import Category, Severity
 from tuner.records import dataclass
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 SECTIONS = ("What it does", "Why is this bad?", "Example", "Use instead", "References")
 CODE_RE = re.compile(r"^CT\d{3}$")
@@ -33,8 +36,12 @@ class Rule:
     workloads: tuple[str, ...]
     fix: str
     url: str
-    path: Path
     rule_set: str = "default"
+
+    @property
+    def path(self) -> Path:
+        """The rule's Markdown file (``pathlib`` is imported only when a path is asked for)."""
+        return rules_dir() / f"{self.code}.md"
 
     @property
     def default(self) -> bool:
@@ -46,8 +53,11 @@ class Rule:
         return _split(self.path.read_text(encoding="utf-8"))[1].strip() + "\n"
 
 
+@functools.cache
 def rules_dir() -> Path:
     """``tuner/_rules`` in an installed wheel, ``rules/`` next to the package in a checkout."""
+    from pathlib import Path
+
     here = Path(__file__).resolve().parent.parent
     for candidate in (here / "_rules", here.parent / "rules"):
         if candidate.is_dir():
@@ -87,9 +97,8 @@ def all_rules() -> dict[str, Rule]:
     """Every rule, by code, in code order."""
     from tuner.audit.rule_index import RULES
 
-    folder = rules_dir()
     return {
-        code: Rule(code, name, severity, category, workloads, fix, url, folder / f"{code}.md", rs)
+        code: Rule(code, name, severity, category, workloads, fix, url, rs)
         for code, name, severity, category, workloads, fix, url, rs in RULES
     }
 
