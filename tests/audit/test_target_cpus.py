@@ -154,3 +154,13 @@ def test_unconfigured_pod_with_an_unreadable_limit_names_no_count(tmp_path: Path
     found = [f for f in run(tmp_path, {"w.yaml": pod}) if f.code == "CT209"]
     assert len(found) == 1
     assert "None" not in found[0].message and "container's limit;" in found[0].message
+
+
+def test_a_suppression_of_a_cpu_rule_is_not_unused_without_a_target_count(tmp_path: Path) -> None:
+    # What `celery-tune optimize` writes when a measurement beat the heuristic; audited in CI
+    # without --cpus, CT201 cannot be judged, so its suppression is not reported as unused.
+    text = "worker_concurrency = 4  # celery-tune: ignore[CT201]  measured: 2.1x\n"
+    assert run(tmp_path, {"celeryconfig.py": text}) == []
+    found = run(tmp_path / "b", {"celeryconfig.py": text}, cpus=8)
+    assert [(f.code, f.line) for f in found] == [("CT002", 1)]
+    assert run(tmp_path / "c", {"celeryconfig.py": text}, cpus=2) == []

@@ -57,6 +57,11 @@ def _input_finding(ctx: Context, source: SourceFile) -> None:
         ctx.report("CT003", source.path, Span(1, 1, 1, 1), "empty file: nothing to audit")
 
 
+# Rules that compare with the target's CPU count (--cpus, [tool.celery-tune] cpus, a container
+# limit), which the audit never takes from the machine it runs on.
+NEEDS_TARGET_CPUS = ("CT201", "CT206")
+
+
 def run(
     paths: Sequence[str], options: AuditOptions, data: Mapping[str, bytes] | None = None
 ) -> AuditResult:
@@ -95,6 +100,10 @@ def run(
         rule = rulebook.lookup(code)
         if rule is not None and not options.enabled(rule.code, rule.name):
             continue  # a rule not selected cannot be matched: its suppression is not unused
+        if rule is not None and rule.code in NEEDS_TARGET_CPUS and options.cpus is None:
+            # Judged only against the target's CPUs: without --cpus the suppression (one that
+            # `celery-tune optimize` writes, say) may be needed on the target, so not unused.
+            continue
         unused_ctx.report("CT002", path, suppress.span_of(sup), suppress.unused_message(code))
     findings += [f for f in unused_ctx.findings if options.enabled(f.code, f.name)]
     findings.sort(key=lambda f: f.sort_key)
