@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import subprocess
 import sys
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -113,3 +113,79 @@ def test_the_audit_path_does_not_import_dataclasses() -> None:
         capture_output=True, text=True, cwd=ROOT / "sample_configs",
     )  # fmt: skip
     assert proc.stderr.strip().splitlines()[-1] == "[]", proc.stderr
+
+
+def test_pickle_and_copy_round_trip() -> None:
+    import copy
+    import pickle
+
+    from tuner.audit.workers import Project
+    from tuner.finding import Finding
+
+    span = Span(1, 2, 3, 4)
+    for obj in (span, CommandLine(span, "worker", app="proj"), SourceFile("a.py", "python")):
+        for clone in (pickle.loads(pickle.dumps(obj)), copy.copy(obj), copy.deepcopy(obj)):
+            assert clone == obj and clone is not obj
+    assert hash(pickle.loads(pickle.dumps(span))) == hash(span)
+    project = Project(files=[SourceFile("a.py", "python")])
+    assert pickle.loads(pickle.dumps(project)) == project
+    assert Finding.__hash__ is not None  # frozen: usable in sets and as dict keys
+
+
+def test_unsupported_options_and_mutable_defaults_are_refused() -> None:
+    for option in ("slots", "kw_only", "init", "repr", "unsafe_hash", "match_args"):
+        with pytest.raises(TypeError):
+            records.dataclass(**{option: True})
+    with pytest.raises(ValueError, match="mutable default"):
+
+        @records.dataclass
+        class Shared:
+            items: list[int] = []  # noqa: RUF012
+
+    with pytest.raises(TypeError, match="__post_init__"):
+
+        @records.dataclass
+        class Checked:
+            x: int
+
+            def __post_init__(self) -> None:
+                pass
+
+    with pytest.raises(TypeError, match="ClassVar"):
+
+        @records.dataclass
+        class WithClassVar:
+            x: ClassVar[int] = 1
+
+
+def test_frozen_error_is_the_standard_librarys() -> None:
+    # `except dataclasses.FrozenInstanceError` catches a record's, whatever was imported first.
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        Span(1, 1, 1, 1).line = 2  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        records.replace(Span(1, 1, 1, 1), line=2).column = 3  # type: ignore[misc]
+
+
+def test_every_record_class_matches_dataclasses_fields() -> None:
+    # The stdlib view (`__dataclass_fields__`) of every record on the audit path: names, order
+    # and defaults as the class declares them.
+    import importlib
+    import pkgutil
+
+    import tuner.audit
+
+    modules = ["tuner.finding", "tuner.audit.cpus"] + [
+        m.name for m in pkgutil.walk_packages(tuner.audit.__path__, "tuner.audit.")
+    ]
+    seen = 0
+    for name in modules:
+        module = importlib.import_module(name)
+        for value in vars(module).values():
+            if isinstance(value, type) and "__record_fields__" in value.__dict__:
+                seen += 1
+                names = [f.name for f in dataclasses.fields(value)]
+                assert names == list(value.__match_args__), value  # type: ignore[attr-defined]
+                for f in dataclasses.fields(value):
+                    if f.default is not dataclasses.MISSING:
+                        assert getattr(value, f.name) == f.default
+    assert seen >= 20

@@ -87,7 +87,7 @@ def test_generator_loader_reads_installed_celery_like_the_catalog() -> None:
 
 
 def test_data_file_records_versions_and_sources() -> None:
-    data = json.loads(catalog.DATA.read_text(encoding="utf-8"))
+    data = json.loads(Path(catalog.DATA).read_text(encoding="utf-8"))
     assert list(data["celery_versions"]) == ["5.3", "5.4", "5.5", "5.6", "5.7"]
     sources = {raw["source"] for raw in data["settings"].values()}
     assert sources == {"defaults.py", "docs", "celery-tune"}
@@ -217,7 +217,7 @@ STILL_VALID = [
 
 
 def _removed_names() -> list[str]:
-    data = json.loads(catalog.DATA.read_text(encoding="utf-8"))
+    data = json.loads(Path(catalog.DATA).read_text(encoding="utf-8"))
     return sorted(data["removed"])
 
 
@@ -278,7 +278,7 @@ def test_celery_ignores_a_removed_name_and_a_docs_only_old_name() -> None:
 
 
 def test_aliases_point_at_valid_settings_and_are_not_settings() -> None:
-    data = json.loads(catalog.DATA.read_text(encoding="utf-8"))
+    data = json.loads(Path(catalog.DATA).read_text(encoding="utf-8"))
     aliases = data["aliases"]
     assert 20 <= len(aliases) <= 80
     valid = set(defaults.SETTING_KEYS) | set(defaults._TO_NEW_KEY)

@@ -79,3 +79,24 @@ def test_front_matter_is_plain_toml() -> None:
         meta = tomllib.loads(head)
         assert meta["code"] == rule.code
         assert meta["set"] in rulebook.RULE_SETS, f"{rule.code}: `set` must be written out"
+
+
+def test_generated_rule_index_matches_the_rule_files() -> None:
+    # The audit reads the metadata from tuner/audit/rule_index.py (no TOML parsing at start-up);
+    # regenerate it with `python tools/gen_rule_index.py` after editing a rule's front matter.
+    import subprocess
+
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "gen_rule_index.py"), "--check"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    for rule in RULES:
+        meta = rulebook.parse_front_matter(rule.path)
+        assert (rule.name, rule.severity, rule.category, rule.rule_set, rule.fix, rule.url) == (
+            meta["name"], meta["severity"], meta["category"], meta["set"], meta["fix"], meta["url"]
+        )  # fmt: skip
+    files = sorted(p.stem for p in (ROOT / "rules").glob("CT[0-9][0-9][0-9].md"))
+    assert [r.code for r in RULES] == files

@@ -49,3 +49,81 @@ def test_select_and_ignore(tmp_path: Path) -> None:
     text = BASE + "worker_num_processes = 4\nworker_prefetch_multiplier = 0\n"
     assert {c for c, _ in _audit(tmp_path, text, select=("CT2",))} == {"CT204"}
     assert "CT204" not in {c for c, _ in _audit(tmp_path, text, ignore=("unlimited-prefetch",))}
+
+
+# --------------------------------------------------------------------------- only real comments
+
+
+def _audit_file(tmp_path: Path, name: str, text: str) -> list[tuple[str, int]]:
+    path = tmp_path / name
+    path.write_text(text)
+    result = engine.run([str(path)], AuditOptions(cpus=2))
+    return [(f.code, f.line) for f in result.findings]
+
+
+def test_python_strings_and_docstrings_do_not_suppress(tmp_path: Path) -> None:
+    # The syntax in a docstring, a string, an f-string: documentation, not suppressions (this
+    # repository's own tuner/audit/suppress.py and tuner/optimize/output.py were reported).
+    text = (
+        '"""Use ``# celery-tune: ignore[CODE]`` on a line."""\n'
+        + BASE
+        + 'NOTE = "# celery-tune: ignore[CT101]"\n'
+        + "worker_num_processes = 4\n"
+        + "codes = ['CT101']\n"
+        + "line = f\"x  # celery-tune: ignore[{','.join(codes)}]\"\n"
+        + "DOC = '''\n# celery-tune: ignore-file[CT101]\n'''\n"
+    )
+    assert _audit_file(tmp_path, "celeryconfig.py", text) == [("CT101", 5)]
+
+
+def test_python_comment_after_a_string_with_a_hash(tmp_path: Path) -> None:
+    text = BASE + (
+        'broker_url = "redis://h:6379/0#x"; worker_num_processes = 4'
+        "  # celery-tune: ignore[CT101]\n"
+    )
+    assert _audit_file(tmp_path, "celeryconfig.py", text) == []
+
+
+def test_python_that_does_not_tokenize_falls_back_to_shell_reading(tmp_path: Path) -> None:
+    from tuner.audit.suppress import parse
+
+    lines = ['x = "# celery-tune: ignore[CT101]"', "y = (  # celery-tune: ignore[CT102]"]
+    assert [(s.line, s.codes) for s in parse(lines, "python")] == [(2, ["CT102"])]
+
+
+def test_shell_quotes_hide_the_syntax(tmp_path: Path) -> None:
+    text = (
+        "echo '# celery-tune: ignore[CT107]'\n"
+        'echo "a # celery-tune: ignore[CT107]"\n'
+        "echo a\\# celery-tune: ignore[CT107]\n"
+        "celery worker -A proj  # celery-tune: ignore[CT107]\n"
+        "celery worker -A proj\n"
+    )
+    assert _audit_file(tmp_path, "run.sh", text) == [("CT107", 5)]
+
+
+def test_procfile_and_yaml_comments(tmp_path: Path) -> None:
+    proc = "worker: celery worker -A proj  # celery-tune: ignore[CT107]\nw2: celery worker -A p\n"
+    assert _audit_file(tmp_path, "Procfile", proc) == [("CT107", 2)]
+    compose = (
+        "services:\n"
+        "  worker:\n"
+        "    # it's the worker\n"
+        '    command: "celery worker -A proj # celery-tune: ignore[CT107]"\n'
+        "  other:\n"
+        "    command: celery worker -A proj  # celery-tune: ignore[CT107]\n"
+    )
+    assert [c for c in _audit_file(tmp_path, "docker-compose.yml", compose) if c[0] == "CT107"] == [
+        ("CT107", 4)
+    ]
+
+
+def test_systemd_has_whole_line_comments_only(tmp_path: Path) -> None:
+    from tuner.audit.suppress import parse
+
+    unit = [
+        "[Service]",
+        "# celery-tune: ignore-file[CT107]",
+        "ExecStart=/usr/bin/celery worker -A p # celery-tune: ignore[CT107]",
+    ]
+    assert [(s.line, s.whole_file) for s in parse(unit, "systemd")] == [(2, True)]

@@ -24,15 +24,16 @@ Celery setting (so an unknown one is worth reporting).  In order:
 
 from __future__ import annotations
 
-import difflib
 import json
+import os
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 from tuner.records import dataclass
 
-DATA = Path(__file__).resolve().parent.parent / "data" / "settings.json"
+DATA = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "settings.json"
+)
 
 SUGGEST_CUTOFF = 0.84
 """difflib ratio for a did-you-mean suggestion."""
@@ -142,10 +143,15 @@ def _setting(name: str, raw: dict[str, Any]) -> SettingInfo:
     )
 
 
+def _read(path: str) -> str:
+    with open(path, encoding="utf-8") as f:
+        return f.read()
+
+
 @lru_cache(maxsize=1)
 def _load() -> _Catalog:
     try:
-        return _Catalog(json.loads(DATA.read_text(encoding="utf-8")))
+        return _Catalog(json.loads(_read(DATA)))
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise RuntimeError(f"celery-tune settings catalog unreadable ({DATA}): {exc}") from exc
 
@@ -226,6 +232,8 @@ def prefixes() -> frozenset[str]:
 @lru_cache(maxsize=4096)
 def _close(name: str, upper: bool, cutoff: float) -> str | None:
     """difflib's best match among the old (``upper``) or new names."""
+    import difflib  # only when a name is unknown (import cost)
+
     cat = _load()
     found = difflib.get_close_matches(name, cat.old_names if upper else cat.new_names, 1, cutoff)
     return found[0] if found else None
@@ -234,6 +242,8 @@ def _close(name: str, upper: bool, cutoff: float) -> str | None:
 @lru_cache(maxsize=1024)
 def _family(head: str, upper: bool) -> tuple[str, ...]:
     """The old (``upper``) or new names whose first part is ``head`` or close to it."""
+    import difflib
+
     return tuple(
         n
         for family, members in _load().families[upper].items()
@@ -247,6 +257,8 @@ def _near(name: str, upper: bool) -> bool:
     """A close match (``LOOKS_CUTOFF``) whose first part is close too, so that
     ``AWS_ACCESS_KEY_ID`` is not taken for ``S3_ACCESS_KEY_ID``.  Comparing first parts first
     also keeps this fast for the many unrelated names of a Django settings module."""
+    import difflib
+
     pool = _family(name.split("_", 1)[0], upper)
     return bool(pool) and bool(difflib.get_close_matches(name, pool, 1, LOOKS_CUTOFF))
 

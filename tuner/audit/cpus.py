@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import math
 import os
-from pathlib import Path
 
 from tuner.records import dataclass
 
@@ -22,16 +21,21 @@ class Cpus:
         return f"{shown} CPU{'s' if self.count != 1 else ''} ({self.source})"
 
 
-def _cgroup_quota(root: Path = Path("/sys/fs/cgroup")) -> float | None:
+def _read(*parts: str) -> str:
+    with open(os.path.join(*parts)) as f:
+        return f.read()
+
+
+def _cgroup_quota(root: str = "/sys/fs/cgroup") -> float | None:
     try:
-        quota, period = (root / "cpu.max").read_text().split()[:2]
+        quota, period = _read(root, "cpu.max").split()[:2]
         if quota != "max":
             return int(quota) / int(period)
     except (OSError, ValueError):
         pass
     try:
-        q = int((root / "cpu" / "cpu.cfs_quota_us").read_text())
-        p = int((root / "cpu" / "cpu.cfs_period_us").read_text())
+        q = int(_read(root, "cpu", "cpu.cfs_quota_us"))
+        p = int(_read(root, "cpu", "cpu.cfs_period_us"))
         if q > 0 and p > 0:
             return q / p
     except (OSError, ValueError):

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from tuner.audit import rulebook, suppress
 from tuner.audit.checks import ALL
 from tuner.audit.context import Context
-from tuner.audit.cpus import Cpus, detect
+from tuner.audit.cpus import Cpus
 from tuner.audit.model import NamespaceHint, SourceFile, Span
 from tuner.audit.options import AuditOptions
 from tuner.audit.settings import infer_namespace, read_settings
@@ -57,6 +57,11 @@ def _input_finding(ctx: Context, source: SourceFile) -> None:
         ctx.report("CT003", source.path, Span(1, 1, 1, 1), "empty file: nothing to audit")
 
 
+# Rules that compare with the target's CPU count (--cpus, [tool.celery-tune] cpus, a container
+# limit), which the audit never takes from the machine it runs on.
+NEEDS_TARGET_CPUS = ("CT201", "CT206")
+
+
 def run(
     paths: Sequence[str], options: AuditOptions, data: Mapping[str, bytes] | None = None
 ) -> AuditResult:
@@ -71,7 +76,10 @@ def run(
         if s.kind == "python" and s.error is None
     }
     projects = build_projects(sources, settings)
-    cpus = Cpus(options.cpus, "from --cpus or [tool.celery-tune]") if options.cpus else detect()
+    # The target's CPUs are what the user states; the machine running the audit (a CI runner, a
+    # laptop) says nothing about production, so without --cpus CPU comparisons need a CPU limit
+    # written next to the command.
+    cpus = Cpus(options.cpus, "from --cpus or [tool.celery-tune]") if options.cpus else None
     workers = build_workers(sources, projects, cpus)
     ctx = Context(sources, settings, namespaces, projects, workers, options.workload)
     ctx.celery_version = options.target_version
@@ -86,12 +94,16 @@ def run(
     findings = [f for f in unique.values() if options.enabled(f.code, f.name)]
     texts = {s.path: s.lines for s in sources}
     selected = list(findings)
-    findings, unused = suppress.apply(findings, texts)
+    findings, unused = suppress.apply(findings, texts, {s.path: s.kind for s in sources})
     unused_ctx = Context(sources, settings, namespaces, projects, workers, options.workload)
     for path, sup, code in unused:
         rule = rulebook.lookup(code)
         if rule is not None and not options.enabled(rule.code, rule.name):
             continue  # a rule not selected cannot be matched: its suppression is not unused
+        if rule is not None and rule.code in NEEDS_TARGET_CPUS and options.cpus is None:
+            # Judged only against the target's CPUs: without --cpus the suppression (one that
+            # `celery-tune optimize` writes, say) may be needed on the target, so not unused.
+            continue
         unused_ctx.report("CT002", path, suppress.span_of(sup), suppress.unused_message(code))
     findings += [f for f in unused_ctx.findings if options.enabled(f.code, f.name)]
     findings.sort(key=lambda f: f.sort_key)

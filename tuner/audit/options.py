@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import re
 import sys
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tuner.audit import rulebook
 from tuner.finding import Severity
 from tuner.records import dataclass, replace
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+if TYPE_CHECKING:
+    from pathlib import Path
 
 WORKLOADS = ("cpu", "io", "mixed")
 FAIL_ON = ("error", "warning", "info")
@@ -135,6 +133,11 @@ def _line_of(text: str, key: str) -> int:
 
 def load_pyproject(path: Path) -> dict[str, object]:
     """The ``[tool.celery-tune]`` table; an unknown key or a bad value is an OptionsError."""
+    if sys.version_info >= (3, 11):  # imported only when a pyproject.toml is found
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+
     try:
         text = path.read_text(encoding="utf-8")
         data = tomllib.loads(text)

@@ -1,6 +1,8 @@
 """The rule catalog: metadata and docs read from ``rules/CODE.md`` (TOML front matter + Markdown).
 
-Only the front matter is parsed on the audit path; the docs body is read when asked for.
+The audit's start-up path reads the metadata from :mod:`tuner.audit.rule_index`, generated from
+the front matter by ``tools/gen_rule_index.py`` (a test checks that it is current): no
+:mod:`tomllib` import and no TOML parsing per run.  The docs body is read when asked for.
 """
 
 from __future__ import annotations
@@ -8,15 +10,13 @@ from __future__ import annotations
 import functools
 import re
 import sys
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tuner.finding import Category, Severity
 from tuner.records import dataclass
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+if TYPE_CHECKING:
+    from pathlib import Path
 
 SECTIONS = ("What it does", "Why is this bad?", "Example", "Use instead", "References")
 CODE_RE = re.compile(r"^CT\d{3}$")
@@ -36,8 +36,12 @@ class Rule:
     workloads: tuple[str, ...]
     fix: str
     url: str
-    path: Path
     rule_set: str = "default"
+
+    @property
+    def path(self) -> Path:
+        """The rule's Markdown file (``pathlib`` is imported only when a path is asked for)."""
+        return rules_dir() / f"{self.code}.md"
 
     @property
     def default(self) -> bool:
@@ -49,8 +53,11 @@ class Rule:
         return _split(self.path.read_text(encoding="utf-8"))[1].strip() + "\n"
 
 
+@functools.cache
 def rules_dir() -> Path:
     """``tuner/_rules`` in an installed wheel, ``rules/`` next to the package in a checkout."""
+    from pathlib import Path
+
     here = Path(__file__).resolve().parent.parent
     for candidate in (here / "_rules", here.parent / "rules"):
         if candidate.is_dir():
@@ -65,7 +72,13 @@ def _split(text: str) -> tuple[str, str]:
     return text[4:end], text[end + 5 :]
 
 
-def _load(path: Path) -> Rule:
+def parse_front_matter(path: Path) -> dict[str, object]:
+    """The TOML front matter of a rule file (for the generator and the tests)."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+
     with path.open(encoding="utf-8") as f:
         head = []
         first = f.readline()
@@ -75,25 +88,19 @@ def _load(path: Path) -> Rule:
             if line == "+++\n":
                 break
             head.append(line)
-    meta = tomllib.loads("".join(head))
-    return Rule(
-        code=meta["code"],
-        name=meta["name"],
-        severity=meta["severity"],
-        category=meta["category"],
-        workloads=tuple(meta.get("workloads", WORKLOADS)),
-        fix=meta["fix"],
-        url=meta["url"],
-        path=path,
-        rule_set=meta.get("set", "default"),  # tests require it written out
-    )
+    meta: dict[str, object] = tomllib.loads("".join(head))
+    return meta
 
 
 @functools.cache
 def all_rules() -> dict[str, Rule]:
     """Every rule, by code, in code order."""
-    rules = [_load(p) for p in sorted(rules_dir().glob("CT[0-9][0-9][0-9].md"))]
-    return {r.code: r for r in rules}
+    from tuner.audit.rule_index import RULES
+
+    return {
+        code: Rule(code, name, severity, category, workloads, fix, url, rs)
+        for code, name, severity, category, workloads, fix, url, rs in RULES
+    }
 
 
 def by_name() -> dict[str, Rule]:

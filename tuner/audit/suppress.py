@@ -25,16 +25,82 @@ class Suppression:
     used: set[str] = field(default_factory=set)
 
 
-def parse(lines: list[str]) -> list[Suppression]:
+def parse(lines: list[str], kind: str = "python") -> list[Suppression]:
+    """The suppressions in real comments only: for Python the tokenizer's COMMENT tokens (never a
+    docstring or a string that mentions the syntax), for systemd units whole-line ``#``/``;``
+    comments (systemd has no inline comments), and for shell-like files (shell scripts,
+    Procfiles, Dockerfiles, YAML, other text) a ``#`` that starts a word outside quotes."""
+    if not any("celery-tune" in text for text in lines):
+        return []
+    if kind == "python":
+        comments = _python_comments(lines)
+        if comments is None:  # not tokenizable: the shell-like reading is the closest
+            comments = _shell_comments(lines)
+    elif kind == "systemd":
+        comments = [
+            (number, len(text) - len(text.lstrip()), text.lstrip())
+            for number, text in enumerate(lines, start=1)
+            if text.lstrip().startswith(("#", ";"))
+        ]
+    else:
+        comments = _shell_comments(lines, yaml=kind in ("compose", "kubernetes"))
     found = []
-    for number, text in enumerate(lines, start=1):
-        if "celery-tune" not in text:
+    for number, offset, comment in comments:
+        if "celery-tune" not in comment:
             continue
-        for m in PATTERN.finditer(text):
+        for m in PATTERN.finditer(comment):
             codes = [c.strip() for c in m.group(2).split(",") if c.strip()]
-            found.append(
-                Suppression(number, m.start() + 1, m.end() + 1, m.group(1) == "ignore-file", codes)
-            )
+            start, end = offset + m.start() + 1, offset + m.end() + 1
+            found.append(Suppression(number, start, end, m.group(1) == "ignore-file", codes))
+    return found
+
+
+Comment = tuple[int, int, str]  # line number, 0-based column, the comment's text from its ``#``
+
+
+def _python_comments(lines: list[str]) -> list[Comment] | None:
+    import io
+    import tokenize
+
+    text = "".join(line if line.endswith("\n") else line + "\n" for line in lines)
+    try:
+        return [
+            (tok.start[0], tok.start[1], tok.string)
+            for tok in tokenize.generate_tokens(io.StringIO(text).readline)
+            if tok.type == tokenize.COMMENT
+        ]
+    except (tokenize.TokenError, SyntaxError):
+        return None
+
+
+def _shell_comments(lines: list[str], yaml: bool = False) -> list[Comment]:
+    """A ``#`` at the start of a word, outside single and double quotes and not escaped, starts a
+    comment (POSIX shell).  In YAML a quote only opens a scalar where one starts (``key: '...'``,
+    ``- "..."``), so ``it's`` in a plain scalar is no quote.  Each line is read on its own: a
+    quote left open by a stray apostrophe must not hide the comments of every line after it."""
+    found: list[Comment] = []
+    for number, text in enumerate(lines, start=1):
+        quote = ""
+        i = 0
+        while i < len(text):
+            ch = text[i]
+            if quote:
+                if ch == quote and quote == "'" and yaml and text[i + 1 : i + 2] == "'":
+                    i += 1  # YAML's '' inside single quotes
+                elif ch == quote:
+                    quote = ""
+                elif ch == "\\" and quote == '"':
+                    i += 1
+            elif ch == "\\" and not yaml:
+                i += 1
+            elif ch in "'\"" and (
+                not yaml or text[:i].rstrip()[-1:] in ("", ":", "-", "[", "{", ",")
+            ):
+                quote = ch
+            elif ch == "#" and (i == 0 or text[i - 1] in " \t"):
+                found.append((number, i, text[i:].rstrip("\r\n")))
+                break
+            i += 1
     return found
 
 
@@ -43,11 +109,12 @@ def _matches(code_or_name: str, finding: Finding) -> bool:
 
 
 def apply(
-    findings: list[Finding], lines_by_path: dict[str, list[str]]
+    findings: list[Finding], lines_by_path: dict[str, list[str]], kinds: dict[str, str]
 ) -> tuple[list[Finding], list[tuple[str, Suppression, str]]]:
-    """Drop suppressed findings.  Returns the kept findings and the unused (path, suppression,
+    """Drop suppressed findings (``kinds`` maps a path to its file kind, which says what a
+    comment is there).  Returns the kept findings and the unused (path, suppression,
     code) triples."""
-    table = {path: parse(lines) for path, lines in lines_by_path.items()}
+    table = {path: parse(lines, kinds.get(path, "text")) for path, lines in lines_by_path.items()}
     kept: list[Finding] = []
     for f in findings:
         silenced = False

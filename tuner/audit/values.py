@@ -14,7 +14,6 @@ import functools
 import itertools
 import operator
 import re
-import string
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final
 
@@ -404,12 +403,22 @@ def _format_field(value: object, conversion: int, spec: str) -> str:
     return format(_convert(value, conversion), spec)
 
 
+def _format_fields(template: str) -> Iterable[tuple[str, str | None, str | None, str | None]]:
+    """What ``string.Formatter().parse(template)`` returns, without importing :mod:`string`
+    (whose Template metaclass compiles a regex at import): its own C parser."""
+    import _string  # type: ignore[import-not-found]
+
+    fields: Iterable[tuple[str, str | None, str | None, str | None]]
+    fields = _string.formatter_parser(template)
+    return fields
+
+
 def _str_format(template: str, args: list[object], kwargs: dict[str, object]) -> str:
     """``template.format(*args, **kwargs)`` for plain fields only (no attribute or index)."""
     out: list[str] = []
     size = 0
     auto = 0
-    for literal, field, spec, conv in string.Formatter().parse(template):
+    for literal, field, spec, conv in _format_fields(template):
         out.append(literal)
         size += len(literal)
         if field is None:

@@ -144,10 +144,21 @@ class Rules:
         names = DEFAULT_EXCLUDE if exclude is None else ()
         patterns = [*(exclude or ()), *extend_exclude]
         self.skip_names = frozenset(names)
-        compiled = _compile(patterns) if patterns else None
-        self.exclude = Spec(base, compiled) if compiled is not None else None
+        self._exclude_base, self._exclude_patterns = base, patterns
+        self._exclude: Spec | bool | None = False  # compiled on first use (pathspec's import)
         self._gitignores: dict[str, tuple[Spec, ...]] = {}
         self._stops: set[str] = set()
+
+    @property
+    def exclude(self) -> Spec | None:
+        """``exclude``/``extend-exclude`` as one spec, or None; a command line that names files
+        and does not force exclusion never needs it."""
+        if self._exclude is False:
+            patterns = self._exclude_patterns
+            compiled = _compile(patterns) if patterns else None
+            self._exclude = Spec(self._exclude_base, compiled) if compiled is not None else None
+        assert self._exclude is not True
+        return self._exclude
 
     def _own_gitignore(self, folder: str, has_file: bool | None = None) -> Spec | None:
         if has_file is False:

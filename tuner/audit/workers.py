@@ -31,6 +31,9 @@ class Entry:
     span: Span
     source: Literal["config", "cmdline"]
     flag: str = ""
+    # Shell arithmetic over the CPU count (``$(expr 2 \* $(nproc) + 1)``) left unevaluated because
+    # the CPU count it would see is unknown: the rules can still judge it relative to that count.
+    cpu_formula: str = ""
 
 
 @dataclass
@@ -157,24 +160,27 @@ def _cmdline_entry(opt: Option, path: str, command: CommandLine, cpus: Cpus | No
     limit: ``nproc`` there counts the node's CPUs, which the file does not say."""
     value = opt.value
     flag = opt.flag
+    formula = ""
     if (
         opt.setting == "worker_concurrency"
         and not value.judgeable
         and value.env is None  # a shell's own substitution, not a variable left unset
         and value.text
-        and cpus is not None
-        and command.cpu_limit is None
     ):
         from tuner.audit.readers.arith import cpu_expression
 
         text = opt.source_text or value.text
         at = cpu_expression(text)
-        count = at(max(1, math.ceil(cpus.count))) if at is not None else None
-        if count is not None:
-            shown = value.text if text == value.text else f"{value.text} (= {text})"
-            value = Value("known", count, text)
+        shown = value.text if text == value.text else f"{value.text} (= {text})"
+        if at is not None and cpus is not None and command.cpu_limit is None:
+            count = at(max(1, math.ceil(cpus.count)))
+            if count is not None:
+                value = Value("known", count, text)
+                flag = f"{opt.flag} {shown}"
+        elif at is not None:
+            formula = text
             flag = f"{opt.flag} {shown}"
-    return Entry(opt.setting or "", value, path, opt.span, "cmdline", flag)
+    return Entry(opt.setting or "", value, path, opt.span, "cmdline", flag, formula)
 
 
 def build_workers(
@@ -198,11 +204,14 @@ def build_workers(
             for opt in command.options:
                 if opt.setting:
                     entries[opt.setting] = _cmdline_entry(opt, source.path, command, cpus)
-            # The CPU limit written next to the command is the most specific fact there is.
+            # The CPU limit written next to the command is the most specific fact there is; one
+            # that cannot be read (``cpus: ${LIMIT}``) leaves the worker's CPUs unknown.
             worker_cpus = cpus
             limit = command.cpu_limit
-            if limit is not None and limit.judgeable and isinstance(limit.value, (int, float)):
-                worker_cpus = Cpus(float(limit.value), "the container's CPU limit")
+            if limit is not None:
+                worker_cpus = None
+                if limit.judgeable and isinstance(limit.value, (int, float)):
+                    worker_cpus = Cpus(float(limit.value), "the container's CPU limit")
             workers.append(Worker(project, command, source.path, entries, worker_cpus))
     for project in projects:
         if id(project) not in paired:

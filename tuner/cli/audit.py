@@ -24,7 +24,9 @@ from tuner.commands.audit import from_args
 @click.option("--ignore", multiple=True, help="Skip these rule codes, prefixes or names.")
 @click.option("--fail-on", type=click.Choice(FAIL_ON), help="Lowest severity that fails [warning].")
 @click.option("--workload", type=click.Choice(WORKLOADS), help="cpu (default) enables CPU rules.")
-@click.option("--cpus", type=float, help="CPUs the worker may use (default: detect here).")
+@click.option(
+    "--cpus", type=float, help="The target's CPUs, for CT201/CT206 (never this machine's)."
+)
 @click.option("--namespace", help="Settings namespace, as config_from_object(namespace=...).")
 @click.option("--celery-version", help="The Celery version the project runs (5.6), for advice.")
 @click.option("--fix", is_flag=True, help="Apply safe fixes in place.")

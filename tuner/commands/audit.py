@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from pathlib import Path
-from typing import BinaryIO, TextIO
+from typing import TYPE_CHECKING, BinaryIO, TextIO
 
 from tuner.audit import engine, output, walk
 from tuner.audit.options import AuditOptions, OptionsError, merge_pyproject, validate
 from tuner.finding import SEVERITY_RANK, Finding
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def exit_code(findings: Sequence[Finding], input_errors: int, fail_on: str) -> int:
@@ -140,6 +142,18 @@ def from_args(
 
 
 def default_pyproject() -> Path | None:
-    from tuner.audit.options import find_pyproject
+    """The nearest pyproject.toml from the current folder up (as ``find_pyproject(Path.cwd())``,
+    with :mod:`pathlib` imported only when there is one)."""
+    import os
 
-    return find_pyproject(Path.cwd())
+    folder = os.getcwd()
+    while True:
+        candidate = os.path.join(folder, "pyproject.toml")
+        if os.path.isfile(candidate):
+            from pathlib import Path
+
+            return Path(candidate)
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return None
+        folder = parent

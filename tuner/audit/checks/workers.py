@@ -58,6 +58,17 @@ def _performance(ctx: Context, w: Worker, pool: str | None) -> None:
             f"`{where(conc)}` = {n:g} {children} for {w.cpus}: CPU-bound tasks only take "
             f"turns, and each child costs memory{auto}",
         )
+    elif pool in ("prefork", None) and conc is not None and _always_above(conc.cpu_formula):
+        # `nproc` counts the CPUs of the machine (or, in a container, the node) it runs on,
+        # and a CPU limit is never above that count, so 2 x nproc is too many anywhere.
+        pool_at = elsewhere(pool_entry, conc.path)
+        children = f"prefork children (the pool{pool_at})" if pool_at else "prefork children"
+        ctx.report_entry(
+            "CT201",
+            conc,
+            f"`{where(conc)}` starts more {children} than `nproc` counts CPUs, on any machine: "
+            "CPU-bound tasks only take turns, and each child costs memory",
+        )
     mtpc = w.get("worker_max_tasks_per_child")
     if pool in ("prefork", None) and mtpc is not None and _known(mtpc.value) == 1:
         pool_at = elsewhere(pool_entry, mtpc.path)
@@ -109,19 +120,38 @@ def _performance(ctx: Context, w: Worker, pool: str | None) -> None:
             w.command_path,
             w.command.span,
             f"concurrency is unset, so Celery starts os.cpu_count() children (the node's CPUs), "
-            f"not the container's limit of {w.cpus}; pass --concurrency",
+            f"not the container's limit{f' of {w.cpus}' if w.cpus else ''}; pass --concurrency",
         )
-    elif _unconfigured_in_pod(ctx, w, conc, pool) and w.command is not None and w.cpus:
+    elif _unconfigured_in_pod(ctx, w, conc, pool) and w.command is not None:
         ctx.report(
             "CT209",
             w.command_path,
             w.command.span,
             "no --concurrency here, and no config in this audit sets worker_concurrency: unless "
             "the app's config does, a prefork worker (Celery's default pool) starts "
-            f"os.cpu_count() children, the node's CPUs, not the container's limit of "
-            f"{w.cpus.count:g}; pass --concurrency",
+            f"os.cpu_count() children, the node's CPUs, not the container's limit"
+            f"{f' of {w.cpus.count:g}' if w.cpus else ''}; pass --concurrency",
         )
 
+
+def _always_above(formula: str) -> bool:
+    """Shell arithmetic over the CPU count that exceeds the count for every count."""
+    if not formula:
+        return False
+    from tuner.audit.readers.arith import cpu_expression
+
+    at = cpu_expression(formula)
+    if at is None:
+        return False
+    for n in range(1, MAX_CPUS + 1):
+        value = at(n)
+        if value is None or value <= n:
+            return False
+    return True
+
+
+# The largest CPU count checked by _always_above (more than any machine Celery runs on).
+MAX_CPUS = 1024
 
 # Environment variables through which a worker's concurrency may be set: click's
 # CELERY_WORKER_CONCURRENCY, or a name the app's config may read.

@@ -124,7 +124,8 @@ def _cpus(text: str | None) -> Value | None:
         return None
     m = CPU.fullmatch(text)
     if not m:
-        return None
+        # A limit is set, but not to a figure this file shows (``${CPUS}``, a Helm template).
+        return Value("unknown", None, text)
     cpus = float(m.group(1)) / (1000 if m.group(2) else 1)
     return Value("known", cpus, text)
 
