@@ -24,9 +24,9 @@ def cpu_seconds() -> float:
 class ProcessStats:
     """Updates this process's gauges at most once per ``interval`` (and on demand)."""
 
-    def __init__(self, metrics: Metrics, hostname: str, role: str, interval: float) -> None:
+    def __init__(self, metrics: Metrics, hostname: str, interval: float) -> None:
         self.metrics = metrics
-        self.labels = {"hostname": hostname, "role": role}
+        self.labels = {"hostname": hostname}
         self.interval = interval
         self.pid = os.getpid()
         self.tasks = 0

@@ -64,7 +64,10 @@ def create(path: str) -> Metrics:
         e: Counter(f"celery_task_{e}", f"Tasks {e} by this worker.", TASK_LABELS, registry=reg)
         for e in TASK_EVENTS
     }
-    pid_labels = ("hostname", "role")
+    # No label tells the main process from a child: a value that exists in the parent at a fork
+    # is copied (as 0) into the child's file, so a label set only the parent uses would show
+    # up once per child.  ``liveall`` adds the ``pid`` label.
+    pid_labels = ("hostname",)
     return Metrics(
         events=events,
         runtime=Histogram(

@@ -95,7 +95,7 @@ def serve(addr: str, port: int) -> tuple[Any, int]:
     from prometheus_client.multiprocess import MultiProcessCollector
 
     registry = CollectorRegistry()
+    registry.register(LiveCollector())  # first: its sweep drops dead children's live gauges
     MultiProcessCollector(registry, path=STATE.directory)  # type: ignore[no-untyped-call]
-    registry.register(LiveCollector())
     server, _thread = start_http_server(port, addr=addr, registry=registry)
     return server, int(server.server_address[1])

@@ -40,12 +40,10 @@ def on_child_init(**_: Any) -> None:
 
     The sampler thread is started here, after the fork: threads do not survive a fork.
     """
-    if STATE.metrics is None or STATE.settings is None:
-        return
+    if STATE.metrics is None or STATE.settings is None or os.getpid() == STATE.main_pid:
+        return  # the solo pool sends it in the main process, which the bootstep handles
     STATE.after_fork()
-    STATE.stats = ProcessStats(
-        STATE.metrics, STATE.hostname, "child", STATE.settings.update_interval
-    )
+    STATE.stats = ProcessStats(STATE.metrics, STATE.hostname, STATE.settings.update_interval)
     STATE.stats.update()
     _start_gil(STATE.stats)
 
@@ -99,7 +97,7 @@ class WorkerMetrics(bootsteps.StartStopStep):  # type: ignore[misc]
 
         assert STATE.metrics is not None and STATE.settings is not None
         settings = STATE.settings
-        STATE.stats = ProcessStats(STATE.metrics, STATE.hostname, "main", settings.update_interval)
+        STATE.stats = ProcessStats(STATE.metrics, STATE.hostname, settings.update_interval)
         STATE.stats.update()
         if not isinstance(worker.pool, TaskPool):  # threads, solo: tasks run in this process
             _start_gil(STATE.stats)
