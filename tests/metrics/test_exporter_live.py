@@ -11,6 +11,7 @@ import pytest
 import tuner.metrics  # noqa: F401  (the test process is the producer: it stamps send times)
 from tests.metrics.harness import start_metrics_worker, wait_value
 from tuner.bench.tasks import BURN, FAIL, NAP
+from tuner.metrics.registry import served_names
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("live")]
 
@@ -49,6 +50,7 @@ def test_every_pool_counts_tasks(tmp_path: Path, pool: str) -> None:
         if pool in ("prefork", "affinity"):
             children = set(mw.worker.children())
             assert len(children) == 2 and pids == children | {mw.worker.pid}
+            assert {s.name for s in mw.scrape()} <= served_names()
             assert gil and gil <= children  # sampled in the children, started after the fork
         else:
             assert pids == gil == {mw.worker.pid}

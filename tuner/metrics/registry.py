@@ -24,6 +24,7 @@ TASK_EVENTS = ("received", "started", "succeeded", "failed", "rejected", "revoke
 class Metrics:
     """Every metric a worker process writes (the main process and pool children alike)."""
 
+    registry: Any
     events: dict[str, Any]  # "started" -> Counter celery_task_started_total, ...
     runtime: Any
     queue_wait: Any
@@ -49,16 +50,18 @@ def prepare_directory(configured: str | None) -> tuple[str, bool]:
     return path, created
 
 
-def create(path: str) -> Metrics:
+def create(path: str | None) -> Metrics:
     """Switch ``prometheus_client`` to multiprocess values in ``path`` and define the metrics.
 
     The switch is explicit (not only the environment variable), so it also works when the
-    user's code imported ``prometheus_client`` before the worker started.
+    user's code imported ``prometheus_client`` before the worker started.  ``path=None``: plain
+    in-process values, for listing the metrics (:func:`served_names`).
     """
-    os.environ[ENV_DIR] = path
     from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, values
 
-    values.ValueClass = values.MultiProcessValue()  # type: ignore[no-untyped-call]
+    if path is not None:
+        os.environ[ENV_DIR] = path
+        values.ValueClass = values.MultiProcessValue()  # type: ignore[no-untyped-call]
     reg = CollectorRegistry(auto_describe=True)  # private: the served registry is rebuilt
     events = {
         e: Counter(f"celery_task_{e}", f"Tasks {e} by this worker.", TASK_LABELS, registry=reg)
@@ -69,6 +72,7 @@ def create(path: str) -> Metrics:
     # up once per child.  ``liveall`` adds the ``pid`` label.
     pid_labels = ("hostname",)
     return Metrics(
+        registry=reg,
         events=events,
         runtime=Histogram(
             "celery_task_runtime",
@@ -124,3 +128,14 @@ def create(path: str) -> Metrics:
             registry=reg,
         ),
     )
+
+
+SUFFIXES = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"), "gauge": ("",)}
+
+
+def served_names() -> set[str]:
+    """Every sample name the exporter can serve (the metrics above and the live ones)."""
+    from tuner.metrics.server import LIVE_FAMILIES
+
+    families = [(f.name, f.type) for f in create(None).registry.collect()] + list(LIVE_FAMILIES)
+    return {name + suffix for name, kind in families for suffix in SUFFIXES[kind]}

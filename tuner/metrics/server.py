@@ -18,6 +18,13 @@ from typing import Any
 from tuner.metrics.state import STATE
 
 _PID_FILE = re.compile(r"_(\d+)\.db$")
+LIVE_FAMILIES = (
+    ("celery_worker_up", "gauge"),
+    ("celery_worker_tasks_reserved", "gauge"),
+    ("celery_worker_tasks_active", "gauge"),
+    ("celery_worker_tasks_scheduled", "gauge"),
+    ("celery_worker_child_restarts", "counter"),
+)
 
 
 def _alive(pid: int) -> bool:
