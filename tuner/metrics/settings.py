@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,8 +21,15 @@ class Settings:
 
     @classmethod
     def from_conf(cls, conf: Any) -> Settings:
+        """From ``app.conf`` (``metrics_port``...), else the environment
+        (``CELERY_TUNE_METRICS_PORT``...), else the defaults."""
+
         def get(key: str, default: Any) -> Any:
             value = conf.get(key)
+            if value is None:
+                value = os.environ.get(f"CELERY_TUNE_{key.upper()}")
+                if value is not None and isinstance(default, bool):
+                    value = value.strip().lower() not in ("0", "false", "no", "off", "")
             return default if value is None else value
 
         return cls(

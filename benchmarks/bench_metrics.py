@@ -1,0 +1,217 @@
+"""The exporter's cost and its GIL counter's validity (tuner.metrics, docs/metrics.md).
+
+    python benchmarks/bench_metrics.py overhead [--repeat 5] [--duration 8]
+    python benchmarks/bench_metrics.py gil [--duration 10]
+
+``overhead``: one ``celery-tune bench`` run per workload (cpu, io), two configs side by side with
+interleaved repeats, saturating: ``metrics-on`` enables the exporter through configuration
+(``--set include=["tuner.metrics.auto"]``), ``metrics-off`` does not.  Prints every run's
+throughput, medians, min-max spreads, the ratio of medians and the load average.
+
+``gil``: ``celery-tune profile`` (py-spy) on a worker that also runs the exporter, on three
+cases (threads pool on pure-Python CPU tasks, prefork children on the same, threads pool on a
+GIL-releasing zlib/hashlib task); the exporter is scraped during the sampling window and its GIL
+counters' rates are printed next to py-spy's figures for the same processes.
+
+This module is also the Celery app of the native case (``bench_metrics:app``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import json
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+import zlib
+from pathlib import Path
+from typing import Any
+
+from celery import Celery
+
+from tuner.bench import tasks as bench_tasks
+
+ROOT = Path(__file__).resolve().parent.parent
+ENABLE = 'include=["tuner.metrics.auto"]'
+NATIVE = "bench_metrics.crunch"
+
+app = Celery("bench_metrics")
+bench_tasks.register(app)
+_BLOB = os.urandom(4 << 20)
+
+
+@app.task(name=NATIVE)  # type: ignore[untyped-decorator, misc, unused-ignore]
+def crunch(rounds: int = 1) -> int:
+    """Native work that releases the GIL: zlib and sha256 over 4 MiB buffers."""
+    n = 0
+    for _ in range(rounds):
+        n += len(zlib.compress(_BLOB, 6))
+        n += len(hashlib.sha256(_BLOB).digest())
+    return n
+
+
+def _env(**extra: str) -> dict[str, str]:
+    path = os.pathsep.join([str(ROOT / "benchmarks"), str(ROOT), os.environ.get("PYTHONPATH", "")])
+    return {**os.environ, "PYTHONPATH": path, **extra}
+
+
+def _loadavg() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+# --- overhead ---------------------------------------------------------------------------------
+
+
+def overhead(args: argparse.Namespace) -> int:
+    print(f"load average before: {_loadavg()}  ({os.cpu_count()} CPUs)")
+    results: dict[str, dict[str, list[float]]] = {}
+    for workload in args.workloads:
+        cmd = [
+            sys.executable, "-m", "tuner", "bench", "-w", workload, "--saturate",
+            "--set", f"{ENABLE},label=metrics-on", "--set", "label=metrics-off",
+            "--repeat", str(args.repeat), "--duration", str(args.duration),
+            "--warmup", str(args.warmup), "--json", "--no-progress",
+        ]  # fmt: skip
+        print("$", " ".join(cmd[1:]), flush=True)
+        out = subprocess.run(
+            cmd, capture_output=True, text=True, cwd=ROOT,
+            env=_env(CELERY_TUNE_METRICS_PORT="0", CELERY_TUNE_METRICS_ADDR="127.0.0.1"),
+        )  # fmt: skip
+        if out.returncode != 0:
+            print(out.stderr[-2000:], file=sys.stderr)
+            return 2
+        data = json.loads(out.stdout)
+        per: dict[str, list[float]] = {}
+        for run in data["runs"]:
+            per.setdefault(run["config"]["label"], []).append(float(run["metrics"]["throughput"]))
+        results[workload] = per
+        on, off = per["metrics-on"], per["metrics-off"]
+        m_on, m_off = statistics.median(on), statistics.median(off)
+        for label, values in (("metrics-off", off), ("metrics-on", on)):
+            runs = " ".join(f"{v:.1f}" for v in values)
+            print(
+                f"  {workload:4} {label:11} n={len(values)} median {statistics.median(values):7.2f}"
+                f" tasks/s  spread {min(values):.1f}-{max(values):.1f}  runs: {runs}"
+            )
+        print(f"  {workload:4} on/off ratio of medians: {m_on / m_off:.3f}"
+              f" ({(m_on / m_off - 1) * 100:+.1f}%)  load average now: {_loadavg()}")  # fmt: skip
+    print(f"load average after: {_loadavg()}")
+    return 0
+
+
+# --- GIL validation ---------------------------------------------------------------------------
+
+CASES = {
+    "threads-cpu": (["-w", "cpu", "-P", "threads", "-c", "2"], None),
+    "prefork-cpu": (["-w", "cpu", "-P", "prefork", "-c", "2"], None),
+    "threads-native": (["-P", "threads", "-c", "2"], NATIVE),
+}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+_SAMPLE = re.compile(
+    r'^(celery_worker_gil_(?:wait|busy)_seconds_total)\{[^}]*pid="(\d+)"[^}]*\} (\S+)'
+)
+
+
+def _scrape(url: str) -> dict[tuple[str, int], float]:
+    with urllib.request.urlopen(url, timeout=2) as r:
+        text = r.read().decode()
+    out = {}
+    for line in text.splitlines():
+        m = _SAMPLE.match(line)
+        if m:
+            out[(m.group(1), int(m.group(2)))] = float(m.group(3))
+    return out
+
+
+def gil(args: argparse.Namespace) -> int:
+    print(f"load average before: {_loadavg()}  ({os.cpu_count()} CPUs)")
+    tmp = Path(tempfile.mkdtemp(prefix="bench-metrics-"))
+    (tmp / "native.toml").write_text(
+        f'name = "native"\nkind = "cpu"\napp = "bench_metrics:app"\n'
+        f'[[task]]\nname = "{NATIVE}"\nargs = [[1]]\n'
+    )
+    for case, (opts, task) in CASES.items():
+        port = _free_port()
+        url = f"http://127.0.0.1:{port}/metrics"
+        workload = ["-w", str(tmp / "native.toml")] if task else []
+        cmd = [
+            sys.executable, "-m", "tuner", "profile", *workload, *opts,
+            "--set", ENABLE, "--duration", str(args.duration), "--warmup", "3", "--json",
+        ]  # fmt: skip
+        scrapes: list[tuple[float, dict[tuple[str, int], float]]] = []
+        done = threading.Event()
+
+        def poll(
+            url: str = url, scrapes: list[Any] = scrapes, done: threading.Event = done
+        ) -> None:
+            while not done.is_set():
+                with contextlib.suppress(OSError):
+                    scrapes.append((time.monotonic(), _scrape(url)))
+                time.sleep(0.5)
+
+        poller = threading.Thread(target=poll, daemon=True)
+        poller.start()
+        env = _env(CELERY_TUNE_METRICS_PORT=str(port), CELERY_TUNE_METRICS_ADDR="127.0.0.1")
+        out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env)
+        done.set()
+        poller.join()
+        if out.returncode not in (0,) or not out.stdout.strip():
+            print(f"{case}: profile failed ({out.returncode}): {out.stderr[-1500:]}")
+            continue
+        report = json.loads(out.stdout)
+        if len(scrapes) < 2:
+            print(f"{case}: exporter not scraped ({len(scrapes)} scrapes)")
+            continue
+        # the sampling window: the last `duration` seconds before the worker went away
+        t_end, last = scrapes[-1]
+        first_t, first = min(scrapes, key=lambda s: abs(s[0] - (t_end - args.duration)))
+        span = t_end - first_t
+        print(f"{case}: exporter window {span:.1f}s; load average {_loadavg()}")
+        for proc in report["processes"]:
+            pid = int(proc["pid"])
+            rates = {}
+            for kind in ("wait", "busy"):
+                key = (f"celery_worker_gil_{kind}_seconds_total", pid)
+                if key in last:
+                    rates[kind] = (last[key] - first.get(key, 0.0)) / span
+            wait = f"{rates['wait'] * 100:5.1f}%" if "wait" in rates else "    -"
+            busy = f"{rates['busy'] * 100:5.1f}%" if "busy" in rates else "    -"
+            print(
+                f"  pid {pid} {proc['role']:5} py-spy gil_wait {proc['gil_wait_pct']:5.1f}%"
+                f" gil {proc['gil_pct']:5.1f}% | exporter gil_wait {wait} gil_busy {busy}"
+            )
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="what", required=True)
+    o = sub.add_parser("overhead")
+    o.add_argument("--workloads", nargs="+", default=["cpu", "io"])
+    o.add_argument("--repeat", type=int, default=5)
+    o.add_argument("--duration", type=float, default=8.0)
+    o.add_argument("--warmup", type=float, default=2.0)
+    g = sub.add_parser("gil")
+    g.add_argument("--duration", type=int, default=10)
+    args = parser.parse_args()
+    return overhead(args) if args.what == "overhead" else gil(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
