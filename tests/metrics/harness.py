@@ -73,6 +73,7 @@ def start_metrics_worker(
     settings: Mapping[str, object] = {},
     env: Mapping[str, str] = {},
     ready_timeout: float = 120.0,
+    app: str = "metrics_app",
 ) -> Iterator[MetricsWorker]:
     """``celery -A metrics_app worker`` on a fresh queue, exporter on an ephemeral port."""
     queue = f"celery-metrics-{uuid.uuid4().hex[:10]}"
@@ -81,7 +82,7 @@ def start_metrics_worker(
     full_env = worker_env(queue, conf, env)
     full_env["PYTHONPATH"] = os.pathsep.join([str(HERE), full_env["PYTHONPATH"]])
     cmd = [
-        sys.executable, "-m", "celery", "-A", "metrics_app", "worker", "-l", "INFO",
+        sys.executable, "-m", "celery", "-A", app, "worker", "-l", "INFO",
         "--logfile", str(logfile), "-n", f"{queue}@%h", "-Q", queue,
         "--without-mingle", "--without-gossip", "--without-heartbeat", *args,
     ]  # fmt: skip

@@ -109,3 +109,28 @@ def test_reserved_not_started(tmp_path: Path) -> None:
         wait_value(mw, "celery_worker_tasks_reserved", 3)
         assert mw.total("celery_task_received_total") == 4
         assert mw.total("celery_task_started_total") == 1
+
+
+def test_enabled_from_configuration_alone(tmp_path: Path) -> None:
+    """``include = ["tuner.metrics.auto"]`` in the config of an app without the bootstep line."""
+    from tests.metrics.harness import start_metrics_worker as start
+
+    settings = {"include": ["tuner.metrics.auto"]}
+    with start(tmp_path, ["-P", "solo"], settings, app="celery_live") as mw:
+        mw.worker.send(BURN, [0.0], count=2)
+        wait_value(mw, "celery_task_succeeded_total", 2)
+
+
+def test_gil_wait_on_threads_and_not_in_prefork_children(tmp_path: Path) -> None:
+    """Two pure-Python tasks at once on threads wait for the GIL; prefork children never do,
+    though their GIL is busy."""
+    for args in (["-P", "threads", "-c", "2"], ["-P", "prefork", "-c", "2"]):
+        with start_metrics_worker(tmp_path, args) as mw:
+            mw.worker.send(BURN, [0.5], count=6)
+            wait_value(mw, "celery_task_succeeded_total", 6)
+            wait_value(mw, "celery_worker_gil_busy_seconds_total", 0.5)
+            wait = mw.total("celery_worker_gil_wait_seconds_total")
+            if args[1] == "threads":
+                wait_value(mw, "celery_worker_gil_wait_seconds_total", 0.2)
+            else:
+                assert wait == 0.0

@@ -7,12 +7,20 @@ that share high although nothing else wants the GIL (a prefork child running Pyt
 contention counter, ``celery_worker_gil_wait_seconds_total``, counts the waiting only while two
 or more tasks run in the process at once: then a task thread is what waits.  Both are
 duration-weighted counters: every ``period`` the share is multiplied by the seconds it covers.
+
+gilknocker's share is its waiting time over its whole run time, which includes the
+``interval_us`` it sleeps between two knocks.  A waiting thread asks the holder to drop the GIL
+after ``sys.getswitchinterval()`` (5 ms), so with the GIL always held each knock cycle is
+``interval + switch`` long and waits ``switch`` of it: the raw share cannot exceed
+``switch / (switch + interval)`` (83% at 1 ms).  The share is scaled by the inverse of that
+bound (capped at 1), so a GIL that is always held reads 100%.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 import time
 from typing import Any
@@ -86,8 +94,10 @@ class GilSampler:
         wait = self.wait.labels(**self.labels)
         busy = self.busy.labels(**self.labels)
         knocker.reset_contention_metric()
+        switch = sys.getswitchinterval()
+        scale = (switch + self.interval_us / 1e6) / switch
         while not self._stop.wait(self.period):
-            share = float(knocker.contention_metric or 0.0)
+            share = min(1.0, float(knocker.contention_metric or 0.0) * scale)
             knocker.reset_contention_metric()
             now, multi = time.monotonic(), self.concurrency.multi_seconds()
             busy.inc(share * (now - last))
