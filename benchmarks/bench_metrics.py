@@ -2,6 +2,7 @@
 
     python benchmarks/bench_metrics.py overhead [--repeat 5] [--duration 8]
     python benchmarks/bench_metrics.py gil [--duration 10]
+    python benchmarks/bench_metrics.py costs
 
 ``overhead``: one ``celery-tune bench`` run per workload (cpu, io), two configs side by side with
 interleaved repeats, saturating: ``metrics-on`` enables the exporter through configuration
@@ -12,6 +13,9 @@ throughput, medians, min-max spreads, the ratio of medians and the load average.
 cases (threads pool on pure-Python CPU tasks, prefork children on the same, threads pool on a
 GIL-releasing zlib/hashlib task); the exporter is scraped during the sampling window and its GIL
 counters' rates are printed next to py-spy's figures for the same processes.
+
+``costs``: in one process, the GIL sampler's cost on a pure-Python loop (CPU seconds, sampler
+off/on interleaved) and the task handlers' cost per task.
 
 This module is also the Celery app of the native case (``bench_metrics:app``).
 """
@@ -203,6 +207,76 @@ def gil(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- in-process costs ---------------------------------------------------------------------------
+
+
+def _spin_cpu(n: int) -> float:
+    """CPU seconds of this process (all threads: the knocker's included) for ``n`` iterations."""
+    t0 = time.process_time()
+    bench_tasks.spin(n)
+    return time.process_time() - t0
+
+
+def costs(args: argparse.Namespace) -> int:
+    """The sampler's cost on a pure-Python loop, and the task handlers' cost per task."""
+    from gilknocker import KnockKnock
+
+    print(f"load average before: {_loadavg()}  ({os.cpu_count()} CPUs)")
+    n = args.iterations
+    off: list[float] = []
+    on: list[float] = []
+    for _ in range(args.repeat):  # interleaved
+        off.append(_spin_cpu(n))
+        knocker = KnockKnock(polling_interval_micros=args.interval_us)
+        knocker.start()
+        on.append(_spin_cpu(n))
+        knocker.stop()
+    m_off, m_on = statistics.median(off), statistics.median(on)
+    print(
+        f"spin({n}) CPU seconds, {args.repeat} interleaved runs each:\n"
+        f"  sampler off: median {m_off:.3f} s  spread {min(off):.3f}-{max(off):.3f}\n"
+        f"  sampler on ({args.interval_us} us): median {m_on:.3f} s"
+        f"  spread {min(on):.3f}-{max(on):.3f}\n"
+        f"  on/off ratio of medians: {m_on / m_off:.3f} ({(m_on / m_off - 1) * 100:+.1f}%)"
+    )
+    print(
+        f"task handlers: {_handler_cost(args.tasks) * 1e6:.1f} us per task (received, started,"
+        f" queue wait, run time, succeeded, CPU/RSS update), median of 5 x {args.tasks} tasks"
+    )
+    print(f"load average after: {_loadavg()}")
+    return 0
+
+
+def _handler_cost(n: int) -> float:
+    """Seconds per task for the exporter's signal handlers, on a throwaway directory."""
+    from types import SimpleNamespace
+
+    from tuner.metrics import registry, tasks
+    from tuner.metrics.process import ProcessStats
+    from tuner.metrics.publish import SENT_HEADER
+    from tuner.metrics.state import STATE
+
+    directory, _ = registry.prepare_directory(tempfile.mkdtemp(prefix="bench-metrics-"))
+    STATE.metrics = registry.create(directory)
+    STATE.hostname = "bench@host"
+    STATE.stats = ProcessStats(STATE.metrics, STATE.hostname, 1.0)
+    info = {"routing_key": "celery", "exchange": ""}
+    req = SimpleNamespace(delivery_info=info, eta=None, **{SENT_HEADER: time.time()})
+    task = SimpleNamespace(name="bench.task", request=req)
+    request = SimpleNamespace(name="bench.task", delivery_info=info)
+    runs = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        for i in range(n):
+            tid = str(i)
+            tasks.on_received(request=request)
+            tasks.on_prerun(task_id=tid, task=task)
+            tasks.on_success(sender=task)
+            tasks.on_postrun(task_id=tid, task=task)
+        runs.append((time.perf_counter() - t0) / n)
+    return statistics.median(runs)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="what", required=True)
@@ -214,8 +288,14 @@ def main() -> int:
     g = sub.add_parser("gil")
     g.add_argument("--duration", type=int, default=10)
     g.add_argument("--cases", nargs="+", choices=sorted(CASES), default=list(CASES))
+    c = sub.add_parser("costs")
+    c.add_argument("--iterations", type=int, default=3_000_000)
+    c.add_argument("--repeat", type=int, default=7)
+    c.add_argument("--interval-us", type=int, default=1000)
+    c.add_argument("--tasks", type=int, default=2000)
     args = parser.parse_args()
-    return overhead(args) if args.what == "overhead" else gil(args)
+    run = {"overhead": overhead, "gil": gil, "costs": costs}[args.what]
+    return run(args)
 
 
 if __name__ == "__main__":

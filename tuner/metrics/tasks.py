@@ -47,9 +47,21 @@ def _labels(name: Any, delivery_info: Any) -> dict[str, str]:
     }
 
 
+_children: dict[tuple[int, str, str, str], Any] = {}
+
+
+def _child(metric: Any, labels: dict[str, str]) -> Any:
+    """``metric.labels(**labels)``, cached: the lookup costs more than the update."""
+    key = (id(metric), labels["name"], labels["hostname"], labels["queue_name"])
+    child = _children.get(key)
+    if child is None:
+        child = _children[key] = metric.labels(**labels)
+    return child
+
+
 def _count(event: str, name: Any, delivery_info: Any) -> None:
     assert STATE.metrics is not None
-    STATE.metrics.events[event].labels(**_labels(name, delivery_info)).inc()
+    _child(STATE.metrics.events[event], _labels(name, delivery_info)).inc()
 
 
 def _task_labels(task: Any) -> dict[str, str]:
@@ -89,10 +101,10 @@ def on_prerun(task_id: str = "", task: Any = None, **_: Any) -> None:
     STATE.started[task_id] = time.monotonic()
     STATE.concurrency.change(+1)
     labels = _task_labels(task)
-    STATE.metrics.events["started"].labels(**labels).inc()
+    _child(STATE.metrics.events["started"], labels).inc()
     wait = queue_wait(getattr(task, "request", None), now)
     if wait is not None:
-        STATE.metrics.queue_wait.labels(**labels).observe(wait)
+        _child(STATE.metrics.queue_wait, labels).observe(wait)
 
 
 @_safe
@@ -101,7 +113,7 @@ def on_postrun(task_id: str = "", task: Any = None, **_: Any) -> None:
     start = STATE.started.pop(task_id, None)
     STATE.concurrency.change(-1)
     if start is not None:
-        STATE.metrics.runtime.labels(**_task_labels(task)).observe(time.monotonic() - start)
+        _child(STATE.metrics.runtime, _task_labels(task)).observe(time.monotonic() - start)
     if STATE.stats is not None:
         STATE.stats.task_done()
 
@@ -109,13 +121,13 @@ def on_postrun(task_id: str = "", task: Any = None, **_: Any) -> None:
 @_safe
 def on_success(sender: Any = None, **_: Any) -> None:
     assert STATE.metrics is not None
-    STATE.metrics.events["succeeded"].labels(**_task_labels(sender)).inc()
+    _child(STATE.metrics.events["succeeded"], _task_labels(sender)).inc()
 
 
 @_safe
 def on_failure(sender: Any = None, **_: Any) -> None:
     assert STATE.metrics is not None
-    STATE.metrics.events["failed"].labels(**_task_labels(sender)).inc()
+    _child(STATE.metrics.events["failed"], _task_labels(sender)).inc()
 
 
 @_safe
