@@ -59,17 +59,21 @@ def test_every_pool_counts_tasks(tmp_path: Path, pool: str) -> None:
 
 
 def test_dead_children_are_marked_and_counted(tmp_path: Path) -> None:
-    """Children replaced after max-tasks-per-child, and one killed with SIGKILL: their live
-    gauges go away (mark_process_dead) and each counts as a restart; their counts stay."""
+    """Children replaced after max-tasks-per-child, and one killed with SIGKILL in a task: their
+    live gauges go away (mark_process_dead), each counts as a restart, their counts stay, and the
+    lost task counts as failed on its queue."""
     args = ["-P", "prefork", "-c", "1"]
     with start_metrics_worker(tmp_path, args, {"worker_max_tasks_per_child": 2}) as mw:
         mw.worker.send(BURN, [0.01], count=4)
         wait_value(mw, "celery_task_succeeded_total", 4)
         wait_value(mw, "celery_worker_child_restarts_total", 2)
+        mw.worker.send(NAP, [120.0])
+        wait_value(mw, "celery_worker_tasks_active", 1)
         first = mw.worker.wait_children(1, pinned=False)
-        os.kill(first[0], signal.SIGKILL)
+        os.kill(first[0], signal.SIGKILL)  # with a task in it: WorkerLostError, in the parent
         mw.worker.wait_children(1, exclude=first, pinned=False)
         wait_value(mw, "celery_worker_child_restarts_total", 3)
+        wait_value(mw, "celery_task_failed_total", 1, name=NAP, queue_name=mw.worker.queue)
         alive = set(mw.worker.children()) | {mw.worker.pid}
         pids = {
             int(s.labels["pid"]) for s in mw.series("celery_worker_process_resident_memory_bytes")

@@ -125,9 +125,15 @@ def on_success(sender: Any = None, **_: Any) -> None:
 
 
 @_safe
-def on_failure(sender: Any = None, **_: Any) -> None:
+def on_failure(sender: Any = None, task_id: str = "", **_: Any) -> None:
     assert STATE.metrics is not None
-    _child(STATE.metrics.events["failed"], _task_labels(sender)).inc()
+    labels = _task_labels(sender)
+    if not labels["queue_name"]:  # sent by the main process (child lost): find the request
+        from celery.worker import state as worker_state
+
+        request = worker_state.requests.get(task_id)
+        labels = _labels(getattr(sender, "name", None), getattr(request, "delivery_info", None))
+    _child(STATE.metrics.events["failed"], labels).inc()
 
 
 @_safe
