@@ -28,6 +28,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import socket
 import statistics
 import subprocess
@@ -204,6 +205,7 @@ def gil(args: argparse.Namespace) -> int:
                 f"  pid {pid} {proc['role']:5} py-spy gil_wait {proc['gil_wait_pct']:5.1f}%"
                 f" gil {proc['gil_pct']:5.1f}% | exporter gil_wait {wait} gil_busy {busy}"
             )
+    shutil.rmtree(tmp, ignore_errors=True)
     return 0
 
 
@@ -274,6 +276,7 @@ def _handler_cost(n: int) -> float:
             tasks.on_success(sender=task)
             tasks.on_postrun(task_id=tid, task=task)
         runs.append((time.perf_counter() - t0) / n)
+    shutil.rmtree(directory, ignore_errors=True)
     return statistics.median(runs)
 
 
