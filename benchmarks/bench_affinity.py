@@ -30,7 +30,7 @@ from tuner.bench.load import LoadSpec  # noqa: E402
 from tuner.bench.runner import RunResult, available_cpus, run_many  # noqa: E402
 from tuner.bench.workloads import preset  # noqa: E402
 
-AFFINITY = "tuner.pools:AffinityPool"
+AFFINITY = "tuner.pools.prefork:AffinityPool"
 
 
 def _configs(concurrency: int) -> list[WorkerConfig]:

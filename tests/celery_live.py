@@ -67,7 +67,7 @@ def mark(i: int, directory: str, cpu_seconds: float) -> None:
     _write_atomically(d / f"{i}.start", str(os.getpid()))
     _spin_for(cpu_seconds)
     cpus = ",".join(str(c) for c in sorted(os.sched_getaffinity(0)))
-    pools = sys.modules.get("tuner.pools")
+    pools = sys.modules.get("tuner.pools.prefork")
     pinned = pools.child_cpu() if pools is not None else None  # set in worker_process_init
     _write_atomically(d / f"{i}.done", f"{os.getpid()} {cpus} {pinned}")
 
@@ -109,6 +109,7 @@ class LiveWorker:
     queue: str
     logfile: Path
     sent: list[str] = field(default_factory=list)
+    outfile: Path | None = None  # the worker's stdout (the banner goes there, not to the log)
 
     @property
     def pid(self) -> int:
@@ -117,6 +118,13 @@ class LiveWorker:
     def log(self) -> str:
         try:
             return self.logfile.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def output(self) -> str:
+        """What the worker wrote to stdout: the start-up banner."""
+        try:
+            return self.outfile.read_text(errors="replace") if self.outfile else ""
         except OSError:
             return ""
 
@@ -214,6 +222,7 @@ def start_worker(
     """A running ``celery -A celery_live worker`` on a fresh queue; stopped on every path."""
     queue = f"celery-live-{uuid.uuid4().hex[:10]}"
     logfile = tmp / f"{queue}.log"
+    outfile = tmp / f"{queue}.out"
     cmd = [
         sys.executable,
         "-m",
@@ -234,16 +243,17 @@ def start_worker(
         "--without-heartbeat",
         *args,
     ]
-    proc = subprocess.Popen(
-        cmd,
-        env=worker_env(queue, settings, env),
-        cwd=tmp,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-        preexec_fn=_die_with_parent,
-    )
-    worker = LiveWorker(proc, queue, logfile)
+    with outfile.open("wb") as stdout:
+        proc = subprocess.Popen(
+            cmd,
+            env=worker_env(queue, settings, env),
+            cwd=tmp,
+            stdout=stdout,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
+    worker = LiveWorker(proc, queue, logfile, outfile=outfile)
     try:
         deadline = time.monotonic() + ready_timeout
         while " ready." not in worker.log():

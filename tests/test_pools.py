@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import pickle
 import signal
 import sys
 import time
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
@@ -19,7 +23,8 @@ from tuner.affinity import AffinityError, CpuAssigner, format_cpulist, parse_cpu
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the live-worker harness
 import celery_live as live  # type: ignore[import-not-found, unused-ignore]
 
-POOL = "tuner.pools:AffinityPool"
+POOL = "tuner.pools.prefork:AffinityPool"
+OLD_ALIAS = "tuner.pools:AffinityPool"  # the path before tuner.pools became a package
 CPUS = sorted(os.sched_getaffinity(0))
 needs_redis = pytest.mark.skipif(
     not live.redis_reachable(), reason="Redis on 127.0.0.1:6379 is not reachable"
@@ -316,10 +321,10 @@ def test_bad_cpu_list_logs_one_line_and_runs_unpinned(tmp_path: Path) -> None:
 def test_without_sched_setaffinity_it_is_plain_prefork_with_one_warning(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from tuner import pools
+    from tuner.pools import prefork
 
-    monkeypatch.setattr(pools, "supported", lambda: False)
-    pool = pools.AffinityPool(limit=2)
+    monkeypatch.setattr(prefork, "supported", lambda: False)
+    pool = prefork.AffinityPool(limit=2)
     with caplog.at_level("WARNING", logger="tuner.pools"):
         pool.start()
     try:
@@ -369,3 +374,182 @@ def test_spawn_start_method_children_are_pinned_by_the_parent(tmp_path: Path) ->
         live.wait_for(lambda: len(pinned()) == 2, 60, "2 pinned pool children")
         _assert_one_cpu_each(pinned(), CPUS)
         live.wait_for(lambda: "SpawnPoolWorker" in w.log(), 60, "spawned children in the log")
+
+
+# --- the module path Celery's tooling reads ------------------------------------------------------
+#
+# Celery decides whether a pool is prefork from the last component of the pool class's module
+# (Celery 5.7.0): ``celery/contrib/testing/worker.py`` ``TestWorkController.__init__`` forwards the
+# children's log records to the test process only when it is ``prefork``, and
+# ``celery/apps/worker.py`` ``Worker.startup_info`` prints it in the banner's concurrency line.
+
+
+def test_both_paths_name_the_same_class_and_it_lives_in_a_prefork_module() -> None:
+    from celery.concurrency import get_implementation
+    from celery.utils.imports import symbol_by_name
+
+    import tuner.pools
+    from tuner.pools import prefork
+
+    new, old = symbol_by_name(POOL), symbol_by_name(OLD_ALIAS)
+    assert new is old is prefork.AffinityPool is get_implementation(OLD_ALIAS)
+    assert new.__module__.split(".")[-1] == "prefork"
+    for name in ("AffinityAsynPool", "AffinityBlockingPool", "pin_child", "child_cpu"):
+        assert getattr(tuner.pools, name) is getattr(prefork, name)
+    # Classes and functions pickle by reference, under the module they live in.
+    for obj in (new, prefork.AffinityBlockingPool, prefork.pin_child):
+        assert f"{obj.__module__}.{obj.__qualname__}" == f"tuner.pools.prefork.{obj.__name__}"
+        assert pickle.loads(pickle.dumps(obj)) is obj
+
+
+def test_pin_child_is_connected_once_whichever_path_started_the_pool() -> None:
+    from celery import signals
+    from celery.utils.imports import symbol_by_name
+
+    from tuner.pools import DISPATCH_UID, pin_child
+
+    pools = [symbol_by_name(path)(limit=1) for path in (OLD_ALIAS, POOL)]
+    try:
+        for pool in pools:
+            pool.start()
+        # Connected with weak=False, so the receiver is stored as the function itself.
+        receivers = signals.worker_process_init.receivers
+        assert [r for (uid, _), r in receivers if uid == DISPATCH_UID] == [pin_child]
+    finally:
+        for pool in pools:
+            pool.terminate()
+
+
+@pytest.fixture
+def embedded_worker_state(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """``start_worker`` sets up Celery's logging and current app in this process: undo it after."""
+    from celery import _state
+
+    for key in ("_MP_FORK_LOGLEVEL_", "_MP_FORK_LOGFILE_", "_MP_FORK_LOGFORMAT_"):
+        monkeypatch.setenv(key, "")  # restored (removed) at teardown, whatever Celery writes
+    loggers = [logging.getLogger(), logging.getLogger("celery"), logging.getLogger("celery.task")]
+    saved = [(lg, lg.level, list(lg.handlers), lg.propagate) for lg in loggers]
+    default_app, current_app = _state.default_app, getattr(_state._tls, "current_app", None)
+    try:
+        yield
+    finally:
+        for lg, level, handlers, propagate in saved:
+            lg.setLevel(level)
+            lg.handlers[:] = handlers
+            lg.propagate = propagate
+        _state.default_app = default_app
+        _state._tls.current_app = current_app
+
+
+def _old_layout_pool() -> type:
+    """AffinityPool as it was importable before: the same class, in a module named tuner.pools."""
+    from tuner.pools.prefork import AffinityPool
+
+    return type("AffinityPool", (AffinityPool,), {"__module__": "tuner.pools"})
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("broker", "pool", "forwarded"),
+    [
+        ("memory", POOL, True),  # no event loop: AffinityBlockingPool
+        ("redis", POOL, True),  # event loop: AffinityAsynPool
+        ("memory", OLD_ALIAS, True),  # the alias is the same class
+        ("memory", "old-layout", False),  # what tuner.pools:AffinityPool did before the move
+    ],
+)
+def test_start_worker_forwards_the_childs_trace_records_to_caplog(
+    broker: str,
+    pool: str,
+    forwarded: bool,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    embedded_worker_state: None,
+) -> None:
+    from celery import Celery
+    from celery.contrib.testing.worker import start_worker
+    from celery.worker import state as worker_state
+
+    if broker == "redis" and not live.redis_reachable():
+        pytest.skip("Redis on 127.0.0.1:6379 is not reachable")
+    queue = f"pools-caplog-{uuid.uuid4().hex[:10]}"
+    app = Celery(
+        queue, broker=live.REDIS_URL if broker == "redis" else "memory://", set_as_current=False
+    )
+    app.conf.update(
+        task_default_queue=queue,
+        task_default_exchange=queue,
+        task_default_routing_key=queue,
+        task_ignore_result=True,
+        worker_enable_remote_control=False,
+        worker_hijack_root_logger=False,  # else Celery would drop caplog's handler from the root
+        broker_connection_retry_on_startup=True,
+    )
+    name = f"{queue}.where"
+
+    @app.task(name=name)  # type: ignore[untyped-decorator, misc, unused-ignore]
+    def where(path: str) -> int:
+        Path(path).write_text(str(os.getpid()))
+        return os.getpid()
+
+    pool_cls = _old_layout_pool() if pool == "old-layout" else pool
+    out = tmp_path / "pid"
+    caplog.set_level("INFO")
+
+    def trace_records(state: str) -> list[logging.LogRecord]:
+        return [
+            r
+            for r in caplog.records
+            if r.name == "celery.app.trace"
+            and r.getMessage().startswith(f"Task {name}[")
+            and state in r.getMessage()
+        ]
+
+    try:
+        with start_worker(
+            app, concurrency=1, pool=pool_cls, loglevel="INFO", perform_ping_check=False
+        ) as worker:
+            assert (worker.logger_queue is not None) is forwarded
+            where.delay(str(out))
+            # The parent knows the task is done once the child's result came back.
+            live.wait_for(
+                lambda: (
+                    worker_state.total_count.get(name, 0) == 1 and not worker_state.active_requests
+                ),
+                60,
+                "the task to run in the pool",
+            )
+            child = int(out.read_text())
+            assert child != os.getpid()
+            if forwarded:
+                live.wait_for(lambda: trace_records("succeeded"), 60, "the child's record")
+                (record,) = trace_records("succeeded")
+                assert record.process == child
+            else:
+                assert trace_records("succeeded") == []
+    finally:
+        if broker == "redis":
+            live.purge(queue)
+    # The parent's own record reaches caplog whatever the pool's module: caplog works.
+    received = [r for r in caplog.records if r.name == "celery.worker.strategy"]
+    assert any(name in r.getMessage() for r in received)
+
+
+@pytest.mark.slow
+@needs_redis
+@pytest.mark.parametrize(
+    ("args", "settings", "env"),
+    [
+        (["-c", "2"], {"worker_pool": POOL}, {}),
+        (["-P", "custom", "-c", "2"], {}, {"CELERY_CUSTOM_WORKER_POOL": OLD_ALIAS}),
+    ],
+    ids=["worker_pool-setting", "custom-old-alias"],
+)
+def test_worker_banner_names_the_pool_prefork(
+    tmp_path: Path, args: list[str], settings: dict[str, object], env: dict[str, str]
+) -> None:
+    with live.start_worker(tmp_path, args, settings, env) as w:
+        live.wait_for(lambda: "concurrency:" in w.output(), 60, "the banner")
+        (line,) = [ln for ln in w.output().splitlines() if "concurrency:" in ln]
+        assert line.rstrip().endswith("concurrency: 2 (prefork)"), line
+        assert "AffinityPool: pinning 2 children" in w.log()  # and it is our pool

@@ -192,10 +192,11 @@ for _cmd in ("worker", "beat", "events"):
 DOCS_NOTES = {
     "cassandra_secure_bundle_path": "read by the Cassandra backend; defaults.py has an unused "
     "cassandra_bundle_path instead",
-    "worker_affinity_cpus": "celery-tune AffinityPool: CPUs to pin the pool children to, a list "
-    "of ints or a string like '0-3,6'; Celery itself ignores it",
-    "worker_affinity_physical_only": "celery-tune AffinityPool: use one logical CPU per physical "
-    "core; Celery itself ignores it",
+    "worker_affinity_cpus": "celery-tune AffinityPool (tuner.pools.prefork:AffinityPool): CPUs "
+    "to pin the pool children to, a list of ints or a string like '0-3,6'; Celery itself "
+    "ignores it",
+    "worker_affinity_physical_only": "celery-tune AffinityPool (tuner.pools.prefork:AffinityPool): "
+    "use one logical CPU per physical core; Celery itself ignores it",
 }
 
 TUNE_SETTINGS: dict[str, tuple[Any, str]] = {

@@ -102,6 +102,7 @@ def test_custom_pool_goes_through_the_setting() -> None:
     assert "-P" not in cfg.worker_args()
     assert cfg.applied_settings()["worker_pool"] == "tuner.pools:AffinityPool"
     assert cfg.is_prefork()
+    assert parse_set("pool=tuner.pools.prefork:AffinityPool").is_prefork()
 
 
 def test_effective_concurrency() -> None:

@@ -59,6 +59,15 @@ def _audit(
         ("cpu", {"pool": "solo", "concurrency": None, "prefetch_multiplier": 2}, []),
         (
             "cpu",
+            {
+                "pool": "tuner.pools.prefork:AffinityPool",
+                "concurrency": 2,
+                "max_tasks_per_child": 500,
+            },
+            [],
+        ),
+        (
+            "cpu",
             {"pool": "tuner.pools:AffinityPool", "concurrency": 2, "max_tasks_per_child": 500},
             [],
         ),

@@ -57,7 +57,8 @@ def test_default_space_matches_the_issue() -> None:
     pools = by_key["pool"].choices
     assert pools[:3] == ("prefork", "threads", "solo")
     assert "gevent" not in pools and "eventlet" not in pools  # cpu workload
-    assert (AFFINITY_POOL in pools) == (importlib.util.find_spec("tuner.pools") is not None)
+    assert (AFFINITY_POOL in pools) == (importlib.util.find_spec("tuner.pools.prefork") is not None)
+    assert "tuner.pools:AffinityPool" not in pools  # the old alias is accepted, not offered
     assert (by_key["concurrency"].low, by_key["concurrency"].high) == (1, 8)
     pf = by_key["prefetch_multiplier"]
     assert (pf.low, pf.high) == (1, 16)

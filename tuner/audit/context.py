@@ -25,7 +25,12 @@ POOL_ALIASES = {
 SECRET_IN_URL = re.compile(r"(://[^:/@\s]*:)([^@\s]+)@")
 # Rules about how a worker runs: they do not apply to a test-only settings module.
 WORKER_PREFIXES = ("CT104", "CT105", "CT106", "CT109", "CT112", "CT113", "CT2", "CT3")
-PREFORK_CLASSES = ("celery.concurrency.prefork:TaskPool", "tuner.pools:AffinityPool")
+# celery-tune's AffinityPool under its path and under the alias it had before (the same class).
+PREFORK_CLASSES = (
+    "celery.concurrency.prefork:TaskPool",
+    "tuner.pools.prefork:AffinityPool",
+    "tuner.pools:AffinityPool",
+)
 
 
 def mask(text: str) -> str:

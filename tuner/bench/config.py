@@ -18,7 +18,13 @@ from pathlib import Path
 from tuner.bench.errors import BenchError
 
 POOL_ALIASES = ("prefork", "processes", "threads", "solo", "gevent", "eventlet")
-PREFORK_POOLS = ("prefork", "processes", "tuner.pools:AffinityPool")
+# AffinityPool under its path and under its earlier alias (the same class).
+PREFORK_POOLS = (
+    "prefork",
+    "processes",
+    "tuner.pools.prefork:AffinityPool",
+    "tuner.pools:AffinityPool",
+)
 
 # WorkerConfig field -> the Celery setting it stands for (``optimization`` is ``-O`` only).
 FIELD_SETTINGS: dict[str, str] = {

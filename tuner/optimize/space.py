@@ -25,8 +25,15 @@ if TYPE_CHECKING:
 Scalar = str | int | bool | None
 Choice = dict[str, Scalar]
 
-AFFINITY_POOL = "tuner.pools:AffinityPool"
-PREFORK_NAMES = ("prefork", "processes", "celery.concurrency.prefork:TaskPool", AFFINITY_POOL)
+AFFINITY_POOL = "tuner.pools.prefork:AffinityPool"
+AFFINITY_POOL_ALIAS = "tuner.pools:AffinityPool"  # the same class, under its earlier path
+PREFORK_NAMES = (
+    "prefork",
+    "processes",
+    "celery.concurrency.prefork:TaskPool",
+    AFFINITY_POOL,
+    AFFINITY_POOL_ALIAS,
+)
 GREEN_POOLS = ("gevent", "eventlet")
 POOL_ALIASES = ("prefork", "processes", "threads", "solo", "gevent", "eventlet", "custom")
 
@@ -268,11 +275,11 @@ def installed(module: str) -> bool:
 
 
 def affinity_pool_available() -> bool:
-    """True once ``tuner.pools:AffinityPool`` exists (it is written by another helper)."""
-    if not installed("tuner.pools"):
+    """True when ``tuner.pools.prefork:AffinityPool`` can be imported."""
+    if not installed("tuner.pools.prefork"):
         return False
     try:
-        module = importlib.import_module("tuner.pools")
+        module = importlib.import_module("tuner.pools.prefork")
     except Exception:
         return False
     return hasattr(module, "AffinityPool")

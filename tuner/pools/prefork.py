@@ -1,7 +1,10 @@
 """``AffinityPool``: Celery's prefork pool with each child pinned to one CPU.
 
-Select it with ``worker_pool = "tuner.pools:AffinityPool"`` in the config, or with
-``CELERY_CUSTOM_WORKER_POOL=tuner.pools:AffinityPool celery -A proj worker -P custom``.
+Select it with ``worker_pool = "tuner.pools.prefork:AffinityPool"`` in the config, or with
+``CELERY_CUSTOM_WORKER_POOL=tuner.pools.prefork:AffinityPool celery -A proj worker -P custom``.
+(``tuner.pools:AffinityPool`` is the same class.)  This module's name ends in ``prefork`` on
+purpose: Celery's tooling recognises a prefork pool by the last component of the pool class's
+module (see :mod:`tuner.pools`).
 
 How it works: the parent picks the CPU for each new child just before the fork (the least-used
 CPU of the set, counting only live children, so a replacement takes the CPU its predecessor
@@ -32,8 +35,16 @@ from tuner.affinity import (
     supported,
 )
 
-__all__ = ["AffinityPool"]
+__all__ = [
+    "DISPATCH_UID",
+    "AffinityAsynPool",
+    "AffinityBlockingPool",
+    "AffinityPool",
+    "child_cpu",
+    "pin_child",
+]
 
+# The package's name, as before the move to this module, so logging set up for it still applies.
 logger = logging.getLogger("tuner.pools")
 DISPATCH_UID = "tuner.pools.AffinityPool.pin_child"
 
