@@ -349,7 +349,6 @@ def test_green_pool_chosen_on_the_command_line_is_not_a_cpu_warning(tmp_path: Pa
     assert severe(findings, "CT202") == []
 
 
-@pytest.mark.xfail(strict=True, reason="CT201 judges against the auditing machine's CPUs")
 def test_concurrency_is_not_judged_against_this_machines_cpus(tmp_path: Path) -> None:
     """Corpus: iamcoderisk/sendbaba start_worker.sh:9, CIMAC-CIDC/cidc-taskmanager:run.sh:5,
     brammittendorff/scaleable-crawler-with-docker-cluster:Dockerfile:6.  Nothing in the files
