@@ -98,7 +98,7 @@ def _celery_raises(tmp_path: Path, body: str, namespace: str | None = None) -> b
 
 
 def _codes(path: Path, namespace: str | None = None, select: tuple[str, ...] = ()) -> list[str]:
-    options = AuditOptions(cpus=2, namespace=namespace, select=select)
+    options = AuditOptions(workload="cpu", cpus=2, namespace=namespace, select=select)
     return [f.code for f in engine.run([str(path)], options).findings]
 
 
@@ -197,14 +197,18 @@ def test_django_names_celery_reads_under_a_namespace(tmp_path: Path) -> None:
         sys.modules.pop(name, None)
     path = tmp_path / "settings.py"
     path.write_text(DJANGO)
-    findings = engine.run([str(path)], AuditOptions(cpus=2, namespace="CELERY")).findings
+    findings = engine.run(
+        [str(path)], AuditOptions(workload="cpu", cpus=2, namespace="CELERY")
+    ).findings
     # No "unknown setting" for the project's own S3_BUCKET / WORKER_TIMEOUT, nor for the old
     # names Celery reads; and no CT501 either: a worker whose config source is
     # 'django.conf:settings' does not warn about old names (celery/apps/worker.py, on_start).
     assert findings == []
     # Their values are judged as the settings they set: a visibility timeout below the limit.
     path.write_text(DJANGO.replace("7200", "60") + "CELERY_TASK_TIME_LIMIT = 600\n")
-    findings = engine.run([str(path)], AuditOptions(cpus=2, namespace="CELERY")).findings
+    findings = engine.run(
+        [str(path)], AuditOptions(workload="cpu", cpus=2, namespace="CELERY")
+    ).findings
     assert [f.code for f in findings] == ["CT301"]
 
 
@@ -289,14 +293,14 @@ def test_old_names_are_one_finding_whose_fix_celery_reads_the_same(tmp_path: Pat
     assert before["warns"] is True  # Celery warns about old names at worker start
     path = tmp_path / "celeryconfig.py"
     path.write_text(OLD_STYLE)
-    findings = engine.run([str(path)], AuditOptions(cpus=2)).findings
+    findings = engine.run([str(path)], AuditOptions(workload="cpu", cpus=2)).findings
     assert [f.code for f in findings] == ["CT501"]
     assert all(old in findings[0].message for old in ("CELERYD_CONCURRENCY", "BROKER_URL"))
     out, err = io.StringIO(), io.StringIO()
-    audit([str(path)], AuditOptions(cpus=2, fix=True), out=out, err=err)
+    audit([str(path)], AuditOptions(workload="cpu", cpus=2, fix=True), out=out, err=err)
     after = _conf(tmp_path, path.read_text())
     assert after == {**before, "warns": False}
-    assert engine.run([str(path)], AuditOptions(cpus=2)).findings == []
+    assert engine.run([str(path)], AuditOptions(workload="cpu", cpus=2)).findings == []
 
 
 def test_old_names_in_app_conf_update_warn_only_without_a_config_module(tmp_path: Path) -> None:

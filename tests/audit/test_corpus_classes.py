@@ -343,6 +343,8 @@ def test_green_pool_chosen_on_the_command_line_is_not_a_cpu_warning(tmp_path: Pa
     findings = audit(
         tmp_path,
         {"Procfile": "mail: celery -A proj worker -P eventlet -c 100 -Q mail\n"},
+        "--workload",
+        "cpu",
         "--cpus",
         "4",
     )

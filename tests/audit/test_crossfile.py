@@ -14,7 +14,9 @@ def audit_files(files: dict[str, str], cpus: float) -> list[Finding]:
     """Audit in-memory files (the paths only name them)."""
     data = {path: text.encode() for path, text in files.items()}
     # Every rule, opt-in ones included: this is about how messages name the other file.
-    return engine.run(list(files), AuditOptions(cpus=cpus, select=("ALL",)), data).findings
+    return engine.run(
+        list(files), AuditOptions(workload="cpu", cpus=cpus, select=("ALL",)), data
+    ).findings
 
 
 CASES = [

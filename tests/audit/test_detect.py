@@ -34,7 +34,7 @@ def audit(tmp_path: Path, files: dict[str, str], **options: object) -> list[Find
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(textwrap.dedent(text).lstrip("\n"))
         paths.append(str(path))
-    opts = AuditOptions(**{"cpus": 2.0, **options})  # type: ignore[arg-type]
+    opts = AuditOptions(**{"cpus": 2.0, "workload": "cpu", **options})  # type: ignore[arg-type]
     return engine.run(paths, opts).findings
 
 

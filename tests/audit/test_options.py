@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -49,9 +50,29 @@ def test_workload_io_turns_cpu_rules_off(tmp_path: Path) -> None:
 
     path = tmp_path / "celeryconfig.py"
     path.write_text("worker_pool = 'threads'\nworker_concurrency = 32\n")
-    cpu = {f.code for f in engine.run([str(path)], AuditOptions(cpus=2)).findings}
+    cpu = {f.code for f in engine.run([str(path)], AuditOptions(workload="cpu", cpus=2)).findings}
     io_ = {f.code for f in engine.run([str(path)], AuditOptions(cpus=2, workload="io")).findings}
     assert "CT202" in cpu and "CT202" not in io_
+
+
+def test_cpu_rules_stay_silent_until_the_workload_is_stated(tmp_path: Path) -> None:
+    """Whether tasks are CPU-bound is context no file shows: the CPU-bound rules need it said,
+    on the command line or in [tool.celery-tune]; the other rules run either way."""
+    (tmp_path / "Procfile").write_text("worker: celery -A proj worker -P threads -c 32\n")
+    (tmp_path / "celeryconfig.py").write_text("worker_num_processes = 4\n")
+    files = ["Procfile", "celeryconfig.py"]
+
+    def codes(*args: str) -> set[str]:
+        proc = run_cli("audit", "--format", "json", "--cpus", "2", *args, *files, cwd=tmp_path)
+        assert proc.returncode == 1, proc.stderr
+        return {f["code"] for f in json.loads(proc.stdout)["findings"]}
+
+    unstated = codes()
+    assert "CT202" not in unstated and "CT101" in unstated
+    assert "CT202" in codes("--workload", "cpu")
+    (tmp_path / "pyproject.toml").write_text('[tool.celery-tune]\nworkload = "cpu"\n')
+    assert "CT202" in codes()
+    assert "CT202" not in codes("--workload", "io")  # the command line wins
 
 
 # CT101 (default), CT207 (opt-in); the time limit keeps opt-in CT303 quiet under ALL.
@@ -63,7 +84,8 @@ def _found(tmp_path: Path, **kw: object) -> set[str]:
 
     path = tmp_path / "celeryconfig.py"
     path.write_text(CONFIG)
-    return {f.code for f in engine.run([str(path)], AuditOptions(cpus=2, **kw)).findings}  # type: ignore[arg-type]
+    options = AuditOptions(workload="cpu", cpus=2, **kw)  # type: ignore[arg-type]
+    return {f.code for f in engine.run([str(path)], options).findings}
 
 
 @pytest.mark.parametrize(

@@ -33,7 +33,7 @@ def _codes(tmp_path: Path, pool: str) -> set[str]:
     path.write_text(
         f"worker_pool = {pool!r}\nworker_concurrency = 8\nworker_max_tasks_per_child = 1\n"
     )
-    return {f.code for f in engine.run([str(path)], AuditOptions(cpus=2)).findings}
+    return {f.code for f in engine.run([str(path)], AuditOptions(workload="cpu", cpus=2)).findings}
 
 
 @pytest.mark.parametrize("name", AFFINITY_PATHS[:2])

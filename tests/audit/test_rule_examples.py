@@ -61,7 +61,9 @@ def _audit(
         config.write_text("task_time_limit = 60\nbroker_connection_retry_on_startup = True\n")
         paths.append(str(config))
     # Without a stated --cpus, enough CPUs that examples about other things stay clean.
-    options = AuditOptions(cpus=float(cpus.group(1)) if cpus else 16, extend_select=(rule,))
+    options = AuditOptions(
+        workload="cpu", cpus=float(cpus.group(1)) if cpus else 16, extend_select=(rule,)
+    )
     return engine.run(paths, options).findings
 
 

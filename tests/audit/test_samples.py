@@ -57,7 +57,7 @@ def test_every_sample_is_pinned(samples: Path) -> None:
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_sample_findings(samples: Path, name: str) -> None:
-    result = engine.run([str(samples / name)], AuditOptions(cpus=2))
+    result = engine.run([str(samples / name)], AuditOptions(workload="cpu", cpus=2))
     found = {(f.code, f.line) for f in result.findings}
     assert found == EXPECTED[name], "\n".join(
         f"{f.path}:{f.line}:{f.column}: {f.code} {f.message}" for f in result.findings
@@ -75,7 +75,7 @@ OPT_IN: dict[str, set[tuple[str, int]]] = {
 
 @pytest.mark.parametrize("name", sorted(OPT_IN))
 def test_opt_in_findings_need_selecting(samples: Path, name: str) -> None:
-    options = AuditOptions(cpus=2, extend_select=("ALL",))
+    options = AuditOptions(workload="cpu", cpus=2, extend_select=("ALL",))
     found = {(f.code, f.line) for f in engine.run([str(samples / name)], options).findings}
     assert found == EXPECTED[name] | OPT_IN[name]
 
@@ -87,7 +87,7 @@ def test_command_line_wins_over_the_config(tmp_path: Path) -> None:
     )
     procfile = tmp_path / "Procfile"
     procfile.write_text("worker: celery -A proj --config celeryconfig worker -c 12\n")
-    result = engine.run([str(config), str(procfile)], AuditOptions(cpus=2))
+    result = engine.run([str(config), str(procfile)], AuditOptions(workload="cpu", cpus=2))
     over = [f for f in result.findings if f.code == "CT201"]
     assert [(f.path, f.line) for f in over] == [(str(procfile), 1)]
 
@@ -100,5 +100,7 @@ def test_config_and_command_line_are_judged_together(tmp_path: Path) -> None:
     )
     procfile = tmp_path / "Procfile"
     procfile.write_text("worker: celery -A proj worker --prefetch-multiplier 3 -c 2\n")
-    result = engine.run([str(config), str(procfile)], AuditOptions(cpus=2, extend_select=("CT2",)))
+    result = engine.run(
+        [str(config), str(procfile)], AuditOptions(workload="cpu", cpus=2, extend_select=("CT2",))
+    )
     assert {(f.code, f.path, f.line) for f in result.findings} == {("CT203", str(procfile), 1)}

@@ -35,7 +35,7 @@ def run(tmp_path: Path, files: dict[str, str], cpus: float | None = None) -> lis
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(textwrap.dedent(text).lstrip("\n"))
         paths.append(str(path))
-    return engine.run(paths, AuditOptions(cpus=cpus)).findings
+    return engine.run(paths, AuditOptions(workload="cpu", cpus=cpus)).findings
 
 
 def lines(findings: list[Finding], *codes: str) -> list[tuple[str, int]]:
@@ -68,7 +68,7 @@ def test_with_cpus_the_count_is_the_stated_one(tmp_path: Path) -> None:
 
 
 def test_pyproject_cpus_is_a_target_count(tmp_path: Path) -> None:
-    (tmp_path / "pyproject.toml").write_text("[tool.celery-tune]\ncpus = 8\n")
+    (tmp_path / "pyproject.toml").write_text('[tool.celery-tune]\ncpus = 8\nworkload = "cpu"\n')
     (tmp_path / "Procfile").write_text("worker: celery -A proj worker -c 16\n")
     (tmp_path / "Procfile.small").write_text("worker: celery -A proj worker -c 8\n")
     proc = subprocess.run(
@@ -82,7 +82,7 @@ def test_pyproject_cpus_is_a_target_count(tmp_path: Path) -> None:
     assert "for 8 CPUs" in proc.stdout
     assert "Procfile.small" not in proc.stdout
     # No count anywhere: silent.
-    (tmp_path / "pyproject.toml").write_text("[tool.celery-tune]\n")
+    (tmp_path / "pyproject.toml").write_text('[tool.celery-tune]\nworkload = "cpu"\n')
     proc = subprocess.run(
         [sys.executable, "-m", "tuner", "audit", "Procfile"],
         cwd=tmp_path,

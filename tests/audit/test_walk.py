@@ -146,7 +146,7 @@ def test_explicit_files_are_always_audited_unless_force_exclude(tmp_path: Path) 
 def test_cli_walks_the_folder_and_audits_across_its_files(tmp_path: Path) -> None:
     root = _make(tmp_path)
     (root / "pyproject.toml").write_text('[tool.celery-tune]\nextend-exclude = ["k8s/"]\n')
-    proc = run_cli("audit", "--cpus", "2", "--format", "json", cwd=root)
+    proc = run_cli("audit", "--workload", "cpu", "--cpus", "2", "--format", "json", cwd=root)
     assert proc.returncode in (1, 2), proc.stderr
     report = json.loads(proc.stdout)
     paths = {f["path"] for f in report["findings"]}

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 from tuner.audit import rulebook
 from tuner.audit.model import SourceFile, Span, Value
+from tuner.audit.options import WORKLOADS
 from tuner.audit.settings import Setting, is_test_only
 from tuner.audit.workers import Entry, Project, Worker
 from tuner.finding import Edit, Finding
@@ -59,7 +60,7 @@ class Context:
     namespaces: dict[str, str | None]
     projects: list[Project]
     workers: list[Worker]
-    workload: str
+    workload: str | None
     findings: list[Finding] = field(default_factory=list)
     # The Celery version the audited project runs (``--celery-version``), when given.
     celery_version: tuple[int, int] | None = None
@@ -93,8 +94,8 @@ class Context:
         extra_edits: tuple[Edit, ...] = (),
     ) -> None:
         rule = rulebook.all_rules()[code]
-        if self.workload not in rule.workloads:
-            return
+        if len(rule.workloads) < len(WORKLOADS) and self.workload not in rule.workloads:
+            return  # workload-specific advice (the CPU-bound rules) needs the workload stated
         if code.startswith(WORKER_PREFIXES) and self.test_only(path):
             return  # no worker reads a test settings module: worker rules do not apply
         shown = value.describe() if isinstance(value, Value) else value

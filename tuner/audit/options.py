@@ -43,7 +43,9 @@ class AuditOptions:
     ignore: tuple[str, ...] = ()
     extend_select: tuple[str, ...] = ()
     fail_on: Severity = "warning"
-    workload: str = "cpu"
+    # What the tasks are bound by.  None (not stated): the CPU-bound rules stay silent, since
+    # whether a project's tasks are CPU-bound is context that no config file shows.
+    workload: str | None = None
     cpus: float | None = None
     namespace: str | None = None
     output_format: str = "text"
@@ -103,7 +105,7 @@ def _check_selector(value: str, origin: str) -> str:
 
 
 def validate(options: AuditOptions, origin: str = "command line") -> AuditOptions:
-    if options.workload not in WORKLOADS:
+    if options.workload is not None and options.workload not in WORKLOADS:
         raise OptionsError(f"{origin}: workload must be one of {', '.join(WORKLOADS)}")
     if options.fail_on not in FAIL_ON:
         raise OptionsError(f"{origin}: fail-on must be one of {', '.join(FAIL_ON)}")

@@ -23,7 +23,11 @@ from tuner.commands.audit import from_args
 )
 @click.option("--ignore", multiple=True, help="Skip these rule codes, prefixes or names.")
 @click.option("--fail-on", type=click.Choice(FAIL_ON), help="Lowest severity that fails [warning].")
-@click.option("--workload", type=click.Choice(WORKLOADS), help="cpu (default) enables CPU rules.")
+@click.option(
+    "--workload",
+    type=click.Choice(WORKLOADS),
+    help="What the tasks are bound by; cpu turns the CPU-bound rules on [not stated: off].",
+)
 @click.option(
     "--cpus", type=float, help="The target's CPUs, for CT201/CT206 (never this machine's)."
 )

@@ -123,7 +123,7 @@ def from_args(
         extend_select=_split(extend_select),
         ignore=_split(ignore),
         fail_on=fail_on or "warning",  # type: ignore[arg-type]
-        workload=workload or "cpu",
+        workload=workload,
         cpus=cpus,
         namespace=namespace,
         celery_version=celery_version,
