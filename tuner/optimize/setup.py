@@ -47,6 +47,7 @@ class OptimizeOptions:
     objective: str | None = None
     objectives: str | None = None
     p99_slo: float | None = None
+    max_rss: float | None = None  # MB: a trial whose workers' peak RSS is above is infeasible
     load: float | None = None  # offered load for latency runs, fraction of defaults' capacity
     rate: float | None = None  # ...or an absolute rate, tasks/s
     trials: int | None = None
@@ -92,6 +93,8 @@ class Setup:
         parts = [self.workload.name, *self.goal.objectives]
         if self.goal.p99_slo is not None:
             parts.append(f"slo{self.goal.p99_slo:g}")
+        if self.goal.max_rss is not None:
+            parts.append(f"rss{self.goal.max_rss:g}")
         return "-".join(parts)
 
 
@@ -129,7 +132,7 @@ def resolve(o: OptimizeOptions) -> Setup:
 
     _check_numbers(o)
     try:
-        goal = parse_goal(o.objective, o.objectives, o.p99_slo)
+        goal = parse_goal(o.objective, o.objectives, o.p99_slo, o.max_rss)
     except GoalError as exc:
         raise UsageError(str(exc)) from None
     if o.kind not in ("cpu", "io", "mixed"):
