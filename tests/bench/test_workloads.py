@@ -60,7 +60,7 @@ def test_native_tasks_cost_the_cpu_time_they_say(
     start = time.thread_time()
     work(*args)
     took = time.thread_time() - start
-    # thread_time counts the C code too; overshoot: one round (a 64 KiB compress + hash) per part
+    # thread_time counts the C code too; overshoot: one round (a 256 KiB compress + hash) a part
     assert cpu <= took < cpu + 0.03
 
 

@@ -60,6 +60,9 @@ from tuner.optimize.setup import DEFAULT_OUT, DEFAULT_TRIAL_SECONDS, DEFAULT_WAR
 @click.option("--out", default=DEFAULT_OUT, show_default=True, type=click.Path(file_okay=False))
 @click.option("--seed", type=int, help="Sampler seed (reproducible single-process runs).")
 @click.option("--no-prune", is_flag=True, help="Never stop a trial early.")
+@click.option(
+    "--probe", is_flag=True, help="CPU work: profile the task on threads first (a few seconds)."
+)
 @cpus_option("CPUs of the target (default: detected here: affinity and cgroup quota).")
 @click.option("--worker-app", help="-A value in the emitted command line [proj].")
 def optimize(
@@ -88,6 +91,7 @@ def optimize(
     out: str,
     seed: int | None,
     no_prune: bool,
+    probe: bool,
     cpus: float | None,
     worker_app: str | None,
 ) -> int:
@@ -122,6 +126,7 @@ def optimize(
         out=out,
         seed=seed,
         prune=not no_prune,
+        probe=probe,
         cpus=cpus,
         command_app=worker_app,
     )
