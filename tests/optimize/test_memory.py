@@ -18,8 +18,9 @@ from tuner.optimize.storages import open_storage, open_study
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 MEASURED = {
-    "prefork": {"throughput": 6.2, "rss_peak_mb": 129.5, "tasks_lost": 0, "tasks_failed": 0},
-    "threads": {"throughput": 5.6, "rss_peak_mb": 47.1, "tasks_lost": 0, "tasks_failed": 0},
+    "prefork": {"throughput": 6.1, "rss_peak_mb": 129.5, "tasks_lost": 0, "tasks_failed": 0},
+    "threads": {"throughput": 5.5, "rss_peak_mb": 46.9, "tasks_lost": 0, "tasks_failed": 0},
+    # not measured: a third point, slower and smaller than threads
     "solo": {"throughput": 3.1, "rss_peak_mb": 45.0, "tasks_lost": 0, "tasks_failed": 0},
 }
 
@@ -81,7 +82,7 @@ def test_throughput_and_rss_give_a_front_of_both(tmp_path: Path) -> None:
     assert front == {"prefork", "threads", "solo"}  # each is best at something
     assert {t.params["pool"] for t in study.best_trials} == front
     values = {t.params["pool"]: t.values for t in study.trials}
-    assert values["threads"] == [5.6, 47.1]  # rss is bench's rss_peak_mb
+    assert values["threads"] == [5.5, 46.9]  # rss is bench's rss_peak_mb
 
 
 def test_unmeasured_memory_is_over_the_limit() -> None:
