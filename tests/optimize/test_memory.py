@@ -116,3 +116,9 @@ def test_confirmation_holds_the_pick_to_max_rss() -> None:
     assert violations_over([MEASURED["threads"]] * 3, goal) == []
     assert constraint_values(MEASURED["prefork"], goal)["rss_over_max"] == pytest.approx(29.5)
     assert violations_over([{"tasks_lost": 0}], goal) == ["no RSS measured (limit 100 MB)"]
+
+
+def test_progress_shows_rss_in_mb() -> None:
+    from tuner.optimize.progress import _fmt
+
+    assert _fmt("rss", 129.465) == "rss 129 MB"
