@@ -27,12 +27,13 @@ from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING
 
 from tuner.optimize.space import GREEN_POOLS, Space
+from tuner.profile.verdict import HOLDS
 
 if TYPE_CHECKING:
     from tuner.bench.workloads import Workload
     from tuner.profile.report import Profile
 
-HOLDS_GIL_PCT = 80.0  # % of samples with a task thread waiting for the GIL
+HOLDS_GIL_PCT = HOLDS  # % of samples with a task thread waiting for the GIL (80)
 SHARED_GIL_POOLS = ("threads", *GREEN_POOLS)  # pools whose tasks share one process's GIL
 DEFAULT_SECONDS = 4
 DEFAULT_WARMUP = 1.5
