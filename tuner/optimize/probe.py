@@ -10,11 +10,11 @@ lets them run side by side (little wait).  The decision:
   for CPU work, they can only queue for one GIL;
 - it releases the GIL: they stay in the space, where they may match prefork with less memory.
 
-Why 80% and not the 20% of ``profile``'s verdict: a task that holds the GIL keeps a task thread
-waiting in nearly every sample, whatever the machine's load (99-100% on ``cpu``, load average
-11-16 on 2 CPUs); a task that releases it still waits each time it returns from C and finds the
-GIL taken, or finds no CPU to run on, and on that loaded machine this came to 49-58% on
-``native``.  20% says the GIL costs something; 80% says the task holds it outright.
+Why 80% and not 20% (``profile``'s bound for "the GIL costs something"): a task that holds the
+GIL keeps a task thread waiting in nearly every sample, whatever the machine's load (99.8-100% on
+``cpu`` over 3 runs, load average 12-16 on 2 CPUs); a task that releases it still waits each time
+it returns from C and finds the GIL taken, or finds no CPU to run on, and on that loaded machine
+this came to 45-52% on ``native`` (3 runs).  80% says the task holds the GIL outright.
 
 The result is a small frozen record: the search space uses it (:func:`restrict`), the report
 states it (:meth:`GilProbe.describe`).
