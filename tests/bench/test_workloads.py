@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import itertools
 import time
+import zlib
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,15 @@ from tuner.bench.workloads import PRESETS, iterations, load_workload, preset, re
 
 
 def test_presets_are_calibrated_in_cpu_seconds() -> None:
-    assert set(PRESETS) == {"cpu", "cpu-heavy-tail", "io", "mixed", "leaky"}
+    assert set(PRESETS) == {
+        "cpu",
+        "cpu-heavy-tail",
+        "io",
+        "mixed",
+        "leaky",
+        "native",
+        "native-mixed",
+    }
     assert preset("cpu").mean_cpu_seconds == pytest.approx(0.050)
     assert preset("cpu-heavy-tail").mean_cpu_seconds == pytest.approx(0.95 * 0.020 + 0.05 * 0.4)
     assert preset("cpu", scale=0.5).mean_cpu_seconds == pytest.approx(0.025)
@@ -27,6 +36,38 @@ def test_burn_costs_the_cpu_time_it_says() -> None:
         tasks.burn(cpu)
         took = time.thread_time() - start
         assert cpu <= took < cpu + 0.02  # overshoot: one chunk of iterations (CPU time, not wall)
+
+
+def test_native_presets_cost_cpu_seconds_in_native_code() -> None:
+    native, blend = preset("native"), preset("native-mixed")
+    assert native.kind == blend.kind == "cpu"
+    assert native.mean_cpu_seconds == pytest.approx(0.050)
+    assert blend.mean_cpu_seconds == pytest.approx(0.050)
+    assert preset("native", scale=2).mean_cpu_seconds == pytest.approx(0.100)
+    assert [s.name for s in native.specs] == [tasks.CRUNCH]
+    assert [(s.name, s.argsets[0].args) for s in blend.specs] == [(tasks.BLEND, (0.035, 0.015))]
+    assert tasks.CRUNCH in tasks.BUILTINS and tasks.BLEND in tasks.BUILTINS
+
+
+@pytest.mark.parametrize(
+    ("fn", "args", "cpu"), [("crunch", (0.05,), 0.05), ("blend", (0.02, 0.02), 0.04)]
+)
+def test_native_tasks_cost_the_cpu_time_they_say(
+    fn: str, args: tuple[float, ...], cpu: float
+) -> None:
+    work = getattr(tasks, fn)
+    work(*(0.001 for _ in args))  # builds the buffer once per process
+    start = time.thread_time()
+    work(*args)
+    took = time.thread_time() - start
+    # thread_time counts the C code too; overshoot: one round (a 256 KiB compress + hash) a part
+    assert cpu <= took < cpu + 0.03
+
+
+def test_crunch_input_is_large_enough_for_hashlib_to_release_the_gil() -> None:
+    # hashlib releases the GIL only for inputs of >= 2048 bytes (HASHLIB_GIL_MINSIZE)
+    assert len(tasks.block()) == tasks.BLOCK_BYTES >= 2048
+    assert len(tasks.block()) / len(zlib.compress(tasks.block(), 6)) > 2  # zlib has work to do
 
 
 def test_calibrated_spin_is_sized_in_cpu_seconds() -> None:

@@ -27,6 +27,8 @@ def _run(tmp_path: Path, **kw: object) -> tuple[int, str]:
         ({"objective": "p99", "objectives": "throughput,p99"}, "not both"),
         ({"workload": "io", "objective": "efficiency"}, "needs a CPU workload"),
         ({"p99_slo": -1.0}, "--p99-slo must be a positive"),
+        ({"max_rss": -5.0}, "--max-rss must be a positive"),
+        ({"objectives": "rss"}, "next to another objective"),
         ({"trials": 0}, "--trials must be >= 1"),
         ({"rate": 10.0, "load": 0.5}, "--rate or --load"),
         ({"broker": "redis://127.0.0.1:1/0"}, "unreachable"),

@@ -100,3 +100,13 @@ def test_verdicts_in_plain_words() -> None:
     assert "main process held its GIL in 80%" in verdict.verdict(busy_main)
     assert verdict.verdict([profile("main", 1, 95, 0, 0)]).startswith("CPU-bound in 1 process")
     assert verdict.verdict([profile("main", 1, 1, 0, 99, 2)]).startswith("Mostly idle")
+
+
+def test_native_work_on_threads_is_not_called_gil_bound() -> None:
+    # the figures `profile -w native -P threads -c 2` read on a loaded machine (docs/profile.md)
+    native = ProcessProfile(1, "main", 1, 350, 7.0, 99.7, 25.4, 49.4, 0.0, 82.6, 2, 8)
+    assert verdict.verdict([native]).startswith("Native code, run side by side")
+    held = ProcessProfile(1, "main", 1, 350, 7.0, 99.7, 25.4, 95.0, 0.0, 82.6, 2, 8)
+    assert verdict.verdict([held]).startswith("GIL-bound: 2 threads share one GIL")
+    python = ProcessProfile(1, "main", 1, 475, 10.0, 83.4, 66.7, 100.0, 0.0, 16.8, 2, 8)
+    assert verdict.verdict([python]).startswith("GIL-bound: 2 threads share one GIL")

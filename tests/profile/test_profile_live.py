@@ -226,3 +226,22 @@ def test_workload_launched_through_the_bench_runner(tmp_path: Path) -> None:
     assert main["gil_wait_pct"] > 30, main
     assert str(data["verdict"]).startswith("GIL-bound")
     assert flame.is_file()
+
+
+def test_native_work_on_threads_waits_far_less_for_the_gil_than_python_work() -> None:
+    """`native` (zlib + SHA-256, GIL released) against `cpu` (pure Python) on 2 threads.
+
+    A comparison, not a bound: on a loaded machine both figures move, their order does not.
+    """
+    waits = {}
+    for workload in ("cpu", "native"):
+        code, out, err = run_profile(
+            Options(workload=workload, pool="threads", concurrency=2, duration=2, warmup=1.0,
+                    as_json=True)
+        )  # fmt: skip
+        assert code == 0, err
+        (main,) = processes(json.loads(out))
+        waits[workload] = main
+    assert waits["native"]["gil_wait_pct"] < waits["cpu"]["gil_wait_pct"], waits
+    assert waits["native"]["native_pct"] > waits["cpu"]["native_pct"], waits
+    assert any(t["function"] == "crunch" for t in waits["native"]["top"]), waits

@@ -4,6 +4,8 @@ A :class:`Workload` is a weighted mix of :class:`TaskSpec` entries.  The presets
 ``burn``: pure Python until the task's thread has used its CPU seconds, as counted by the kernel
 in the worker, so a "50 ms" task costs 50 ms of CPU on the machine at hand whatever its speed at
 the moment.  ``spin`` (a fixed iteration count, sized by :func:`spin_rate`) is there for fixed work.
+The ``native`` presets' work is ``crunch``: C code that releases the GIL (zlib, SHA-256), costed
+in CPU seconds the same way.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ PRESETS: dict[str, str] = {
     "io": "sleep-bound, 50 ms per task",
     "mixed": "20 ms of CPU, then a 30 ms sleep, per task",
     "leaky": "10 ms of CPU per task; each task keeps 1 MiB more in its child process",
+    "native": "50 ms of CPU per task in C (zlib + SHA-256) that releases the GIL",
+    "native-mixed": "35 ms of CPU in C releasing the GIL, then 15 ms of pure Python, per task",
 }
 
 
@@ -160,6 +164,13 @@ def preset(name: str, scale: float = 1.0) -> Workload:
     if name == "leaky":
         spec = TaskSpec(tasks.LEAK, 1.0, (ArgSet((0.010 * s, 1024)),), 0.010 * s)
         return Workload(name, "cpu", (spec,), description=desc or "")
+    if name == "native":
+        spec = TaskSpec(tasks.CRUNCH, 1.0, (ArgSet((0.050 * s,)),), 0.050 * s, "native")
+        return Workload(name, "cpu", (spec,), description=desc or "")
+    if name == "native-mixed":
+        args = ArgSet((0.035 * s, 0.015 * s))
+        spec = TaskSpec(tasks.BLEND, 1.0, (args,), 0.050 * s, "native+python")
+        return Workload(name, "cpu", (spec,), description=desc or "")
     from tuner.hints import did_you_mean
 
     hint = did_you_mean(name, PRESETS)
@@ -216,14 +227,15 @@ def _check_app(app: str, where: str) -> None:
 
 
 BUILTIN_KEYS = {"burn": tasks.BURN, "spin": tasks.SPIN, "nap": tasks.NAP, "work": tasks.WORK}
-BUILTIN_KEYS |= {"leak": tasks.LEAK, "fail": tasks.FAIL}
+BUILTIN_KEYS |= {"leak": tasks.LEAK, "fail": tasks.FAIL, "crunch": tasks.CRUNCH}
 
 
 def load_workload(path: str, app: str | None = None) -> Workload:
     """A workload TOML file: ``[[task]]`` entries mixing the user's tasks and built-in ones.
 
     Top level: ``name``, ``kind`` (cpu/io/mixed), ``app`` (module:app), ``expect_failures``.
-    Each ``[[task]]``: ``name`` (a task of the app) or ``builtin`` (burn/spin/nap/work/leak/fail),
+    Each ``[[task]]``: ``name`` (a task of the app) or ``builtin``
+    (burn/spin/nap/work/leak/fail/crunch; crunch is native work that releases the GIL),
     ``weight``, ``args`` (a list of argument lists, used in turn), ``kwargs``, ``args_file``
     (JSONL, relative to the TOML file), ``cpu_seconds`` (nominal cost; built-ins: their CPU time,
     for ``spin`` converted to iterations with :func:`spin_rate`), ``sleep_seconds`` (nap/work),

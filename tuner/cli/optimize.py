@@ -33,8 +33,11 @@ from tuner.optimize.setup import DEFAULT_OUT, DEFAULT_TRIAL_SECONDS, DEFAULT_WAR
     type=click.Choice(["throughput", "p99", "efficiency"]),
     help="One objective [throughput, within --p99-slo when given].",
 )
-@click.option("--objectives", help="Several objectives, e.g. throughput,p99 (Pareto front).")
+@click.option(
+    "--objectives", help="Several objectives, e.g. throughput,p99 or throughput,rss (Pareto front)."
+)
 @click.option("--p99-slo", type=float, metavar="SECONDS", help="Constraint: p99 at most this.")
+@click.option("--max-rss", type=float, metavar="MB", help="Constraint: workers' peak RSS at most.")
 @click.option("--load", type=float, help="Latency runs: offered load, x defaults' capacity [0.7].")
 @click.option("--rate", type=float, help="...or an absolute offered rate, tasks/s.")
 @click.option("--trials", type=int, help="Trials for this run [10 unless --timeout].")
@@ -57,6 +60,9 @@ from tuner.optimize.setup import DEFAULT_OUT, DEFAULT_TRIAL_SECONDS, DEFAULT_WAR
 @click.option("--out", default=DEFAULT_OUT, show_default=True, type=click.Path(file_okay=False))
 @click.option("--seed", type=int, help="Sampler seed (reproducible single-process runs).")
 @click.option("--no-prune", is_flag=True, help="Never stop a trial early.")
+@click.option(
+    "--probe", is_flag=True, help="CPU work: profile the task on threads first (a few seconds)."
+)
 @cpus_option("CPUs of the target (default: detected here: affinity and cgroup quota).")
 @click.option("--worker-app", help="-A value in the emitted command line [proj].")
 def optimize(
@@ -72,6 +78,7 @@ def optimize(
     objective: str | None,
     objectives: str | None,
     p99_slo: float | None,
+    max_rss: float | None,
     load: float | None,
     rate: float | None,
     trials: int | None,
@@ -84,6 +91,7 @@ def optimize(
     out: str,
     seed: int | None,
     no_prune: bool,
+    probe: bool,
     cpus: float | None,
     worker_app: str | None,
 ) -> int:
@@ -105,6 +113,7 @@ def optimize(
         objective=objective,
         objectives=objectives,
         p99_slo=p99_slo,
+        max_rss=max_rss,
         load=load,
         rate=rate,
         trials=trials,
@@ -117,6 +126,7 @@ def optimize(
         out=out,
         seed=seed,
         prune=not no_prune,
+        probe=probe,
         cpus=cpus,
         command_app=worker_app,
     )

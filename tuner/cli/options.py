@@ -43,7 +43,7 @@ class Decorator(Protocol):
     def __call__(self, f: F, /) -> F: ...
 
 
-PRESET_NAMES = ("cpu", "cpu-heavy-tail", "io", "mixed", "leaky")
+PRESET_NAMES = ("cpu", "cpu-heavy-tail", "io", "mixed", "leaky", "native", "native-mixed")
 KINDS = ("cpu", "io", "mixed")
 
 

@@ -148,6 +148,8 @@ def _run(setup: Any, out: TextIO, err: TextIO) -> int:
             "objectives": list(setup.goal.objectives),
             "objective_text": setup.goal.describe(),
             "p99_slo": setup.goal.p99_slo,
+            "max_rss": setup.goal.max_rss,
+            "gil_probe": setup.probe.as_dict() if setup.probe else None,
             "space": setup.space.as_dict(),
             "plan": outcome.plan.describe(),
             "budget": {

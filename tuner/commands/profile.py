@@ -27,6 +27,7 @@ from tuner.profile.sampler import Sampled
 
 if TYPE_CHECKING:
     from tuner.bench.config import WorkerConfig
+    from tuner.bench.workloads import Workload
 
 MAX_DURATION = 3600
 MAX_RATE = 1000
@@ -93,7 +94,18 @@ def validate(o: Options) -> None:
         raise ProfileError(f"--speedscope {o.speedscope}: no such directory")
 
 
-def _run(o: Options, err: TextIO) -> Profile:
+def measure(
+    options: Options, workload: Workload | None = None, err: TextIO | None = None
+) -> Profile:
+    """The profile itself, for other commands (optimize's GIL probe); raises on bad input.
+
+    ``workload``, when given, is what the launched worker runs (e.g. a user's ``--app``/``--task``)
+    instead of ``options.workload`` resolved as a preset or TOML file.
+    """
+    return _run(options, err or sys.stderr, workload)
+
+
+def _run(o: Options, err: TextIO, workload: Workload | None = None) -> Profile:
     validate(o)
     exe = pyspy.find()
     with tempfile.TemporaryDirectory(prefix="celery-tune-profile-") as tmp:
@@ -103,7 +115,7 @@ def _run(o: Options, err: TextIO) -> Profile:
             _check_pid(o.pid, notes)
             results = sampler.sample([o.pid], o.duration, o.rate, workdir, exe=exe)
         else:
-            results = _launch_and_sample(o, exe, workdir, err)
+            results = _launch_and_sample(o, exe, workdir, err, workload)
         return _build(results, o, notes)
 
 
@@ -143,14 +155,16 @@ def _config(o: Options) -> WorkerConfig:
     return parse_set(",".join(parts))
 
 
-def _launch_and_sample(o: Options, exe: str, workdir: Path, err: TextIO) -> list[Sampled]:
+def _launch_and_sample(
+    o: Options, exe: str, workdir: Path, err: TextIO, given: Workload | None = None
+) -> list[Sampled]:
     from tuner.bench.broker import Broker
     from tuner.bench.load import LoadSpec
     from tuner.bench.runner import run_config
     from tuner.bench.workloads import resolve
 
     config = _config(o)
-    workload = resolve(o.workload or "cpu", scale=o.scale)
+    workload = given or resolve(o.workload or "cpu", scale=o.scale)
     load = LoadSpec(mode="saturate", warmup=o.warmup, duration=o.duration + 1.0)
     stop = threading.Event()
     box: dict[str, object] = {}

@@ -119,6 +119,7 @@ def constraint_values(metrics: Metrics, goal: Goal) -> dict[str, float]:
             out["overloaded"] = excess if found.overloaded else min(excess, 0.0)
         else:
             out["overloaded"] = 0.0  # unknown: every trial still has the same constraints
+    out.update(goal.memory_constraints(metrics))  # --max-rss
     return out
 
 
@@ -164,6 +165,7 @@ def violations_over(runs: Sequence[Metrics], goal: Goal) -> list[str]:
         if over:
             text = typical.describe() if typical is not None else "served less than offered"
             out.append(f"overloaded: {text}")
+    out += goal.memory_violations(runs)  # --max-rss
     return out
 
 

@@ -5,6 +5,10 @@ when <= 0): no lost or failed tasks, p99 <= ``--p99-slo`` when given, and no ove
 goals (see :mod:`tuner.optimize.feasibility`).  In single-objective
 studies the trial reports intermediate values about once a second and a pruner may stop it;
 multi-objective studies cannot be pruned (Optuna raises NotImplementedError).
+
+Memory is a result like the others: ``rss`` (the peak resident memory of the worker's processes,
+summed, as bench reports it in ``rss_peak_mb``) can be minimised next to another objective
+(``--objectives throughput,rss``), and ``--max-rss MB`` makes a trial over it infeasible.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import math
 import os
 import socket
+import statistics
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -32,8 +37,13 @@ DIRECTIONS: dict[str, Direction] = {
     "throughput": "maximize",
     "p99": "minimize",
     "efficiency": "maximize",
+    "rss": "minimize",
 }
-UNITS = {"throughput": "tasks/s", "p99": "s", "efficiency": ""}
+UNITS = {"throughput": "tasks/s", "p99": "s", "efficiency": "", "rss": "MB"}
+# The bench metric an objective reads, when its name differs.
+METRIC_OF = {"rss": "rss_peak_mb"}
+# Objectives that need a companion: alone, minimising memory picks the smallest pool.
+COMPANION_ONLY = ("rss",)
 
 
 class GoalError(ValueError):
@@ -46,6 +56,7 @@ class Goal:
 
     objectives: tuple[str, ...] = ("throughput",)
     p99_slo: float | None = None
+    max_rss: float | None = None  # MB (MiB, as bench's rss_peak_mb) of the worker's processes
 
     @property
     def directions(self) -> list[Direction]:
@@ -64,12 +75,14 @@ class Goal:
             limits.insert(0, f"p99 <= {self.p99_slo:g} s")
         if self.p99_slo is not None or "p99" in self.objectives:
             limits.append("no overload (served keeps up with offered)")
+        if self.max_rss is not None:
+            limits.insert(0, f"peak RSS <= {self.max_rss:g} MB")
         return f"{text}, subject to {', '.join(limits)}"
 
     def values(self, metrics: Mapping[str, Any]) -> list[float]:
         out = []
         for name in self.objectives:
-            value = metrics.get(name)
+            value = metrics.get(METRIC_OF.get(name, name))
             if value is None or not math.isfinite(float(value)):
                 raise ValueError(f"the trial measured no {name}")
             out.append(float(value))
@@ -81,8 +94,36 @@ class Goal:
 
         return constraint_values(metrics, self)
 
+    def memory_constraints(self, metrics: Mapping[str, Any]) -> dict[str, float]:
+        """``rss_over_max`` (MB over ``--max-rss``; unmeasured counts as over), when set."""
+        if self.max_rss is None:
+            return {}
+        rss = metrics.get("rss_peak_mb")
+        if rss is None or not math.isfinite(float(rss)):
+            return {"rss_over_max": 1e9}
+        return {"rss_over_max": float(rss) - self.max_rss}
 
-def parse_goal(objective: str | None, objectives: str | None, p99_slo: float | None) -> Goal:
+    def memory_violations(self, runs: Sequence[Mapping[str, Any]]) -> list[str]:
+        """What re-measured rounds broke of ``--max-rss`` (the median peak decides)."""
+        if self.max_rss is None or not runs:
+            return []
+        peaks = [r.get("rss_peak_mb") for r in runs]
+        if any(p is None or not math.isfinite(float(p)) for p in peaks):
+            return [f"no RSS measured (limit {self.max_rss:g} MB)"]
+        mid = statistics.median(float(p) for p in peaks if p is not None)
+        return (
+            [f"peak RSS {mid:.0f} MB over the {self.max_rss:g} MB limit"]
+            if mid > self.max_rss
+            else []
+        )
+
+
+def parse_goal(
+    objective: str | None,
+    objectives: str | None,
+    p99_slo: float | None,
+    max_rss: float | None = None,
+) -> Goal:
     if objective and objectives:
         raise GoalError("give --objective or --objectives, not both")
     if objectives:
@@ -96,7 +137,14 @@ def parse_goal(objective: str | None, objectives: str | None, p99_slo: float | N
         raise GoalError(f"--objectives {objectives!r} names an objective twice")
     if p99_slo is not None and not p99_slo > 0:
         raise GoalError("--p99-slo must be a positive number of seconds")
-    return Goal(names, p99_slo)
+    if max_rss is not None and not (max_rss > 0 and math.isfinite(max_rss)):
+        raise GoalError("--max-rss must be a positive number of MB")
+    if all(n in COMPANION_ONLY for n in names):
+        raise GoalError(
+            "rss is minimised next to another objective, e.g. --objectives throughput,rss "
+            "(alone it picks the smallest pool); to cap memory use --max-rss MB"
+        )
+    return Goal(names, p99_slo, max_rss)
 
 
 @dataclass

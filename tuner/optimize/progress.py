@@ -21,6 +21,8 @@ def _fmt(name: str, value: float | None) -> str:
     unit = UNITS.get(name, "")
     if name == "p99":
         return f"p99 {value:.3f} s"
+    if name == "rss":
+        return f"rss {value:.0f} MB"
     return f"{value:.1f} {unit}".strip() if name == "throughput" else f"{name} {value:.3f}"
 
 

@@ -55,6 +55,7 @@ def study_meta(setup: Setup) -> dict[str, object]:
         "workload": setup.workload.name,
         "objectives": list(setup.goal.objectives),
         "p99_slo": setup.goal.p99_slo,
+        "max_rss": setup.goal.max_rss,
         "space": setup.space.as_dict(),
         "load": {
             "phases": list(phases(setup.goal)),

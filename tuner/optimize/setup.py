@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from tuner.bench.broker import Broker
     from tuner.bench.config import WorkerConfig
     from tuner.bench.workloads import Workload
+    from tuner.optimize.probe import GilProbe
 
 DEFAULT_TRIALS = 10
 DEFAULT_TRIAL_SECONDS = 5.0
@@ -47,6 +48,7 @@ class OptimizeOptions:
     objective: str | None = None
     objectives: str | None = None
     p99_slo: float | None = None
+    max_rss: float | None = None  # MB: a trial whose workers' peak RSS is above is infeasible
     load: float | None = None  # offered load for latency runs, fraction of defaults' capacity
     rate: float | None = None  # ...or an absolute rate, tasks/s
     trials: int | None = None
@@ -63,6 +65,7 @@ class OptimizeOptions:
     command_app: str | None = None  # -A in the emitted command line
     progress: bool | None = None  # None: when stderr is a terminal
     audit_output: bool = True
+    probe: bool = False  # profile the task on threads first; rule them out if it holds the GIL
 
 
 @dataclass
@@ -80,6 +83,7 @@ class Setup:
     trial_extra: dict[str, object]
     input: InputConfig | None = None
     notes: list[str] = field(default_factory=list)
+    probe: GilProbe | None = None  # the GIL probe's figure and decision, when it ran
 
     @property
     def out_dir(self) -> Path:
@@ -92,6 +96,8 @@ class Setup:
         parts = [self.workload.name, *self.goal.objectives]
         if self.goal.p99_slo is not None:
             parts.append(f"slo{self.goal.p99_slo:g}")
+        if self.goal.max_rss is not None:
+            parts.append(f"rss{self.goal.max_rss:g}")
         return "-".join(parts)
 
 
@@ -129,7 +135,7 @@ def resolve(o: OptimizeOptions) -> Setup:
 
     _check_numbers(o)
     try:
-        goal = parse_goal(o.objective, o.objectives, o.p99_slo)
+        goal = parse_goal(o.objective, o.objectives, o.p99_slo, o.max_rss)
     except GoalError as exc:
         raise UsageError(str(exc)) from None
     if o.kind not in ("cpu", "io", "mixed"):
@@ -177,6 +183,9 @@ def resolve(o: OptimizeOptions) -> Setup:
             )
     except SpaceError as exc:
         raise UsageError(str(exc)) from None
+    gil_probe = None
+    if o.probe and not o.space and workload.kind == "cpu":
+        gil_probe, space = _probe(workload, cpus, broker.url, space, notes)
     trial_extra = {**(input_config.extra if input_config else {}), **extra}
     space = space.pin(fixed, extra)
     # --fixed settings apply to the baselines too, so every configuration measured runs them.
@@ -203,6 +212,7 @@ def resolve(o: OptimizeOptions) -> Setup:
         trial_extra=trial_extra,
         input=input_config,
         notes=notes,
+        probe=gil_probe,
     )
 
 
@@ -211,6 +221,21 @@ def with_extra(config: WorkerConfig, extra: Mapping[str, object]) -> WorkerConfi
     from dataclasses import replace
 
     return replace(config, extra={**config.extra, **extra}) if extra else config
+
+
+def _probe(
+    workload: Workload, cpus: int, broker: str | None, space: Space, notes: list[str]
+) -> tuple[GilProbe | None, Space]:
+    """Run the GIL probe (:mod:`tuner.optimize.probe`) and narrow the default space with it."""
+    from tuner.optimize.probe import ProbeError, probe, restrict
+
+    try:
+        decision = probe(workload, cpus, broker=broker)
+    except ProbeError as exc:
+        notes.append(f"GIL probe skipped ({exc}); threads stay in the search")
+        return None, space
+    notes.append(decision.describe())
+    return decision, restrict(space, decision)
 
 
 def _is_leaky(workload: Workload) -> bool:

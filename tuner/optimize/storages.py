@@ -123,7 +123,7 @@ def sqlite_lock(url: str) -> Iterator[None]:
 
 
 def _compatible(meta: Mapping[str, object], wanted: Mapping[str, object]) -> str | None:
-    for key in ("workload", "objectives", "p99_slo", "space", "load"):
+    for key in ("workload", "objectives", "p99_slo", "max_rss", "space", "load"):
         if key in wanted and meta.get(key) != wanted.get(key):
             return key
     return None

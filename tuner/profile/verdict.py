@@ -7,6 +7,10 @@ from collections.abc import Sequence
 from tuner.profile.analysis import ProcessProfile
 
 WAIT_BOUND = 20.0  # % of samples with a task thread waiting for the GIL
+# A task that holds the GIL keeps one of several threads waiting in nearly every sample; native
+# code that releases it waits less (each return from C takes the GIL back), though on a loaded
+# machine that still came to about half the samples (docs/profile.md).
+HOLDS = 80.0
 BUSY = 60.0
 IDLE = 60.0
 MAIN_BUSY = 50.0
@@ -66,6 +70,13 @@ def verdict(processes: Sequence[ProcessProfile]) -> str:
 
 def _single(p: ProcessProfile) -> str:
     threads = p.task_threads
+    if WAIT_BOUND <= p.gil_wait_pct < HOLDS and threads >= 2 and p.native_pct >= BUSY:
+        return (
+            f"Native code, run side by side: task threads were in C in {p.native_pct:.0f}% of "
+            f"samples and waited for the GIL in {p.gil_wait_pct:.0f}% (taking it back after each "
+            f"C call; more so on a loaded machine). Threads can suit this work: compare with "
+            f"prefork (celery-tune bench) for throughput and memory."
+        )
     if p.gil_wait_pct >= WAIT_BOUND and threads >= 2:
         return (
             f"GIL-bound: {threads} threads share one GIL; a task thread waited for it in "
