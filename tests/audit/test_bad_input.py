@@ -92,3 +92,30 @@ def test_fix_on_stdin_is_a_usage_error(tmp_path: Path) -> None:
     proc = run_cli("audit", "--fix", "-", "--stdin-filename", "celeryconfig.py", cwd=tmp_path)
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1
     assert "--fix" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        # django-admin startproject / cookiecutter templates (corpus: Tirzono/django-dokku-template)
+        ("from {{ project_name }}.settings import *\nbroker_url = 'redis://'\n", "template"),
+        ("{% if use_celery %}\nbroker_url = 'redis://'\n{% endif %}\n", "template"),
+        # Python 2 sources (corpus: CognitionGuidedSurgery/msml-celery, pystars/bumerang)
+        ("BROKER_URL = 'redis://'\nprint 'loaded'\n", "Python 2"),
+        ("try:\n    import x\nexcept ImportError, e:\n    pass\n", "Python 2"),
+        ("FILE_UPLOAD_PERMISSIONS = 0644\n", "Python 2"),
+    ],
+)
+def test_templates_and_python2_are_passed_over_as_info(tmp_path: Path, text: str, why: str) -> None:
+    (tmp_path / "celeryconfig.py").write_text(text)
+    proc = run_cli("audit", "celeryconfig.py", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr  # an info does not fail the run
+    assert "CT004 [info]" in proc.stdout and why in proc.stdout
+    assert "CT001" not in proc.stdout
+
+
+def test_a_real_syntax_error_is_still_an_input_error(tmp_path: Path) -> None:
+    (tmp_path / "celeryconfig.py").write_text("broker_url = 'redis://'\nworker_concurrency = (4\n")
+    proc = run_cli("audit", "celeryconfig.py", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "CT001 [error]" in proc.stdout and "CT004" not in proc.stdout

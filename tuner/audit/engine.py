@@ -53,6 +53,9 @@ def _input_finding(ctx: Context, source: SourceFile) -> None:
     if source.error is not None:
         e = source.error
         ctx.report("CT001", source.path, Span(e.line, e.column, e.line, e.column), e.message)
+    elif source.skipped is not None:
+        e = source.skipped
+        ctx.report("CT004", source.path, Span(e.line, e.column, e.line, e.column), e.message)
     elif not any(line.strip() for line in source.lines):
         ctx.report("CT003", source.path, Span(1, 1, 1, 1), "empty file: nothing to audit")
 

@@ -194,6 +194,8 @@ class SourceFile:
     has_app: bool = False
     django_like: bool = False
     error: InputError | None = None
+    # Not Python 3 source at all (a template, Python 2): reported as CT004, not audited.
+    skipped: InputError | None = None
     # Procfile: every ``name:`` in order, with the span of the name.
     process_types: list[tuple[str, Span]] = field(default_factory=list)
     # Kubernetes: the objects of the file that the deployment checks read.

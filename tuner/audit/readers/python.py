@@ -91,11 +91,36 @@ def _parse(result: SourceFile, text: str) -> ast.Module | None:
             return ast.parse(text, filename=result.path)
     except SyntaxError as exc:
         line, column = _clamp(result.lines, exc.lineno or 1, exc.offset or 1)
-        result.error = InputError(f"syntax error: {exc.msg}", line, column)
+        why = _not_python3(text, exc.msg)
+        if why is not None:
+            result.skipped = InputError(f"{why}: not Python 3 source, so not audited", line, column)
+        else:
+            result.error = InputError(f"syntax error: {exc.msg}", line, column)
     except (RecursionError, MemoryError):
         result.error = InputError("too deeply nested to parse")
     except ValueError as exc:
         result.error = InputError(f"cannot parse: {exc}")
+    return None
+
+
+# Template syntax (Jinja, Django startproject, cookiecutter): ``{{ name }}``, ``{% if %}``.
+_TEMPLATE = re.compile(r"\{\{[^{}\n]*\}\}|\{%[^\n]*%\}")
+# Python 2 only statements: ``print "x"``, ``except E, e:``, ``exec "code"``, ``raise E, "msg"``.
+_PYTHON2 = re.compile(
+    r"(?m)^[ \t]*(?:print[ \t]+[\"'\w]|exec[ \t]+[\"']|except[ \t]+[\w.]+[ \t]*,[ \t]*\w+[ \t]*:"
+    r"|raise[ \t]+[\w.]+[ \t]*,)"
+)
+
+# What Python 3 says of Python 2 code: ``print x``, ``0644``.
+_PYTHON2_ERRORS = ("Missing parentheses in call to", "leading zeros in decimal integer literals")
+
+
+def _not_python3(text: str, message: str) -> str | None:
+    """Why a file that does not parse is not Python 3 source at all (None: a real syntax error)."""
+    if _TEMPLATE.search(text):
+        return "template syntax ({{ }} or {% %})"
+    if any(hint in message for hint in _PYTHON2_ERRORS) or _PYTHON2.search(text):
+        return "Python 2 syntax"
     return None
 
 
