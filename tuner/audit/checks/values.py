@@ -22,6 +22,13 @@ PICKLE = {"pickle", "application/x-python-serialize"}
 URL_SETTINGS = ("broker_url", "broker_read_url", "broker_write_url", "result_backend")
 RAW_ENV_READ = re.compile(r"^(os\.)?(environ\.get|getenv)\(")
 PLACEHOLDER = re.compile(r"^(\$\{?\w+\}?|\{\w*\}|\*+|x+|<.*>|%\(.*\)s)$", re.IGNORECASE)
+# Words that stand for "put your password here": nobody's real secret, and what a tutorial or
+# template commits on purpose (corpus: ``myuser:mypassword`` for a demo's own RabbitMQ).
+PLACEHOLDER_WORD = re.compile(
+    r"^(my|your|the|some|example|dummy|fake|sample)?[_-]?"
+    r"(pass|password|passwd|pwd|secret|changeme|change[_-]?me|redacted|placeholder)$",
+    re.IGNORECASE,
+)
 
 
 def _is_int(value: object) -> bool:
@@ -82,7 +89,7 @@ def _password(url: str) -> str | None:
         password = parts.password
     except ValueError:
         return None
-    if not password or PLACEHOLDER.match(password):
+    if not password or PLACEHOLDER.match(password) or PLACEHOLDER_WORD.match(password):
         return None
     if (parts.username, password) == ("guest", "guest"):
         return None  # RabbitMQ's built-in account, usable from localhost only: not a secret
@@ -172,13 +179,7 @@ def check_entry(ctx: Context, e: Entry) -> None:
                     e,
                     f"`{name}` is memory://: a worker sees only tasks sent from its own process",
                 )
-            if _password(url) is not None:
-                ctx.report_entry(
-                    "CT402",
-                    e,
-                    f"`{name}` has a password written into the URL; read it from the environment",
-                )
-                break
+            # CT402: see _check_passwords (one finding per password and file)
     elif s == "result_expires" and (v is None or _seconds(v) == 0):
         ctx.report_entry("CT304", e, f"`{name}` = {v!r}: results never expire")
     elif s == "task_always_eager" and v is True:
@@ -207,8 +208,51 @@ def _check_pickle(ctx: Context, entries: list[Entry]) -> None:
         )
 
 
+def _written_password(ctx: Context, e: Entry) -> str | None:
+    """The password written literally in the source of ``e``'s URL, or None.  A value built
+    only from literals (``known``) has its password in the source.  A value with an environment
+    read in it (``env``: the reader substituted the read's default, or ``None`` for a bare
+    ``os.getenv``) counts only when the file itself has ``:password@`` in it, i.e. the default
+    is a whole URL with the password (``os.environ.get('REDIS_URL', 'redis://:s3cret@h')``);
+    ``f"redis://:{os.getenv('REDIS_PASSWORD')}@h"`` reads the password from the environment."""
+    if e.value.kind not in ("known", "env"):
+        return None
+    for url in _urls(e.value.value):
+        password = _password(url)
+        if password is None:
+            continue
+        if e.value.kind == "known":
+            return password
+        source = next((s for s in ctx.sources if s.path == e.path), None)
+        if source is not None and any(f":{password}@" in line for line in source.lines):
+            return password
+    return None
+
+
+def _check_passwords(ctx: Context, entries: list[Entry]) -> None:
+    """CT402 once per password and file: the broker and the backend set from one URL are one
+    password to move out of the file, reported at the first place, naming the others."""
+    found: dict[tuple[str, str], list[Entry]] = {}
+    for e in entries:
+        if e.setting in URL_SETTINGS and e.value.judgeable:
+            password = _written_password(ctx, e)
+            if password is not None:
+                found.setdefault((e.path, password), []).append(e)
+    for group in found.values():
+        first = group[0]
+        also = [f"`{where(e)}` (line {e.span.line})" for e in group[1:] if e.span != first.span]
+        extra = f"; so does {', '.join(also)}" if also else ""
+        ctx.report_entry(
+            "CT402",
+            first,
+            f"`{where(first)}` has a password written into the URL; read it from the "
+            f"environment{extra}",
+        )
+
+
 def check_values(ctx: Context) -> None:
     entries = list(ctx.entries())
     for e in entries:
         check_entry(ctx, e)
     _check_pickle(ctx, entries)
+    _check_passwords(ctx, entries)
