@@ -213,3 +213,19 @@ def test_celery_truth_tests_booleans() -> None:
         assert eager == (type(result).__name__ == "EagerResult")
         if not eager:
             assert not app.conf.task_always_eager
+
+
+def test_str_pool_limit_breaks_the_apps_pool_and_is_reported(tmp_path: Path) -> None:
+    """Corpus: HelloLily/hellolily:lily/settings/celeryconfig.py:18 (``BROKER_POOL_LIMIT`` read
+    from the environment without int()).  The app's own pool fails on first use; an int works."""
+    from kombu.connection import Connection
+
+    # Celery.pool passes conf.broker_pool_limit to kombu's pools (celery/app/base.py); kombu's
+    # global pools keep it, so the pool is built directly here to leave no state behind.
+    with pytest.raises(TypeError):
+        Connection("memory://").Pool(limit="64").acquire()  # type: ignore[no-untyped-call]
+    Connection("memory://").Pool(limit=64).acquire().release()  # type: ignore[no-untyped-call]
+
+    body = 'import os\nbroker_pool_limit = os.environ.get("BROKER_POOL_LIMIT", 64)\n'
+    assert len(_ct111(tmp_path, body)) == 1
+    assert _ct111(tmp_path, "broker_pool_limit = 64\n") == []

@@ -345,10 +345,24 @@ def test_split_django_settings_are_read_with_the_namespace(tmp_path: Path) -> No
     path.parent.mkdir()
     path.write_text(SPLIT_SETTINGS)
     assert _codes(path) == []
-    # The same names in a module that is mostly namespace-style, under any name.
+    # The same names in a module with no Django names: a Flask-style config, which reaches
+    # Celery through conf.update(app.config) or config_from_object without a namespace, where
+    # Celery ignores them.  Only a namespaced config_from_object in the run says otherwise.
+    body = SPLIT_SETTINGS.replace('ALLOWED_HOSTS = ["example.com"]\n', "")
     other = tmp_path / "worker_settings.py"
-    other.write_text(SPLIT_SETTINGS.replace('ALLOWED_HOSTS = ["example.com"]\n', ""))
-    assert _codes(other) == []
+    other.write_text(body)
+    app = Celery(set_as_current=False)
+    app.conf.update({"CELERY_WORKER_PREFETCH_MULTIPLIER": 1, "CELERY_TASK_ACKS_LATE": True})
+    assert app.conf.worker_prefetch_multiplier == 4 and app.conf.task_acks_late is False
+    assert _codes(other) == ["CT101", "CT101"]  # CELERY_BROKER_URL: the Flask pattern's own
+    loader = tmp_path / "app.py"
+    loader.write_text(
+        "from celery import Celery\napp = Celery('proj')\n"
+        "app.config_from_object('worker_settings', namespace='CELERY')\n"
+    )
+    options = AuditOptions(cpus=2)
+    found = engine.run([str(other), str(loader)], options).findings
+    assert [f.code for f in found if f.path == str(other)] == []
 
 
 def test_namespace_style_names_in_celeryconfig_are_ignored_by_celery(tmp_path: Path) -> None:

@@ -24,6 +24,9 @@ Kinds:
 ``truth``
     Only tested for truth: ``0``/``1`` work, and so does any object; only a string that reads as
     false (``"False"``, ``"0"``, ``"no"``) is a mistake, since a non-empty string is true.
+``pool-limit``
+    An int or None: kombu compares ``len(self._dirty) >= self.limit`` (``Resource.acquire``),
+    so a string raises ``TypeError`` when the producer pool is first used, and a bool is refused.
 ``ssl``
     A dict of ssl options, or a bool.
 ``ssl-dict``
@@ -50,6 +53,10 @@ ACCEPTS: Final[dict[str, tuple[str, str]]] = {
         "celery/backends/base.py:BaseKeyValueStoreBackend.chord_expires",
     ),
     "result_failure_expires": ("expires", "celery/backends/redis.py:RedisBackend.__init__"),
+    "broker_pool_limit": (
+        "pool-limit",
+        "celery/app/base.py:Celery.pool -> kombu/resource.py:Resource.acquire",
+    ),
     "broker_use_ssl": ("ssl", "celery/app/base.py:Celery._connection (ssl=...)"),
     "redis_backend_use_ssl": ("ssl-dict", "celery/backends/redis.py:RedisBackend.__init__"),
     "task_acks_late": ("truth", "celery/worker/request.py:Request.execute"),
@@ -141,6 +148,11 @@ def problem(setting: str, value: object) -> str | None:
     elif kind == "truth":
         if isinstance(value, str) and value.strip().lower() in FALSE_WORDS:
             return f"a non-empty string is true: {value!r} turns it on" if value else None
+    elif kind == "pool-limit":
+        if isinstance(value, bool):
+            return "kombu refuses a bool for the pool limit (TypeError)"
+        if isinstance(value, str):
+            return "kombu compares the limit with an int: TypeError when the pool is first used"
     elif kind == "ssl":
         if not isinstance(value, (dict, bool)):
             return "must be a dict of ssl options or a bool"
@@ -153,4 +165,4 @@ def env_string_breaks(setting: str) -> bool:
     """Whether reading the setting from the environment without converting it is a mistake:
     billiard refuses a str where it wants an int, and ``"false"`` is a true string."""
     entry = ACCEPTS.get(setting)
-    return entry is not None and entry[0] in ("positive-int", "truth")
+    return entry is not None and entry[0] in ("positive-int", "truth", "pool-limit")

@@ -33,7 +33,10 @@ def _module_of(path: str) -> str:
 
 
 def namespace_for(
-    source: SourceFile, hints: list[NamespaceHint], explicit: str | None
+    source: SourceFile,
+    hints: list[NamespaceHint],
+    explicit: str | None,
+    plain_refs: set[str] | None = None,
 ) -> str | None:
     if source.kind != "python" or source.error is not None:
         return None
@@ -46,7 +49,13 @@ def namespace_for(
             return hint.namespace
         if target.startswith("django.conf") and source.django_like:
             return hint.namespace
-    return infer_namespace(source)
+    return infer_namespace(source, hints, plain_refs or set())
+
+
+def plain_refs_of(sources: Sequence[SourceFile]) -> set[str]:
+    """What the run loads with ``config_from_object`` and no namespace."""
+    namespaced = {h.target for s in sources for h in s.namespaces if h.target}
+    return {r for s in sources for r in s.config_refs} - namespaced
 
 
 def _input_finding(ctx: Context, source: SourceFile) -> None:
@@ -72,7 +81,8 @@ def run(
     known = data or {}
     sources = [read_source(p, known.get(p)) for p in paths]
     hints = [h for s in sources for h in s.namespaces]
-    namespaces = {s.path: namespace_for(s, hints, options.namespace) for s in sources}
+    plain = plain_refs_of(sources)
+    namespaces = {s.path: namespace_for(s, hints, options.namespace, plain) for s in sources}
     settings = {
         s.path: read_settings(s, namespaces[s.path])
         for s in sources

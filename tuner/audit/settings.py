@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Literal
 
 from tuner.audit import catalog
-from tuner.audit.model import Occurrence, SourceFile
+from tuner.audit.model import NamespaceHint, Occurrence, SourceFile
 from tuner.records import dataclass
 
 Role = Literal["config", "django", "app"]
@@ -51,16 +51,11 @@ DJANGO_HINTS = frozenset(
         "CSRF_TRUSTED_ORIGINS",
         "DATABASES",
         "DEFAULT_AUTO_FIELD",
-        "EMAIL_BACKEND",
         "INSTALLED_APPS",
         "LANGUAGE_CODE",
-        "MEDIA_ROOT",
-        "MEDIA_URL",
         "MIDDLEWARE",
         "ROOT_URLCONF",
-        "SECRET_KEY",
         "SECURE_SSL_REDIRECT",
-        "SESSION_COOKIE_SECURE",
         "STATICFILES_STORAGE",
         "STATIC_ROOT",
         "STATIC_URL",
@@ -71,19 +66,23 @@ DJANGO_HINTS = frozenset(
     }
 )
 """Names only Django settings have: a split settings file (``settings/production.py`` doing
-``from .base import *``) often has none of the reader's core names but some of these."""
+``from .base import *``) often has none of the reader's core names but some of these.  Names a
+Flask config has too (``SECRET_KEY``, ``SESSION_COOKIE_SECURE``) are no evidence."""
 
 
-def django_settings(source: SourceFile) -> bool:
-    """Whether ``source`` looks like (part of) Django settings."""
-    if source.django_like:
-        return not source.has_app
+def django_content(source: SourceFile) -> bool:
+    """Whether the text of ``source`` shows Django settings (``INSTALLED_APPS``,
+    ``DJANGO_SETTINGS_MODULE``, ``ROOT_URLCONF`` ...); its file name alone does not."""
     if source.has_app:
         return False
-    parts = source.path.replace("\\", "/").split("/")
-    if parts[-1] == "settings.py" or "settings" in parts[:-1]:
+    if source.django_like:
         return True
     return any(o.origin == "module" and o.key in DJANGO_HINTS for o in source.occurrences)
+
+
+def _settings_path(source: SourceFile) -> bool:
+    parts = source.path.replace("\\", "/").split("/")
+    return parts[-1] == "settings.py" or "settings" in parts[:-1]
 
 
 def _namespace_style(occ_key: str) -> bool:
@@ -95,24 +94,43 @@ def _namespace_style(occ_key: str) -> bool:
     )
 
 
-def infer_namespace(source: SourceFile) -> str | None:
-    """Settings that write ``CELERY_<NEW_NAME>`` are read with namespace CELERY: in Django
-    settings, one such name is enough; elsewhere (not in an app module or a ``celeryconfig.py``,
-    which ``config_from_object('celeryconfig')`` reads without one), they must be most of the
-    module's setting names, since nobody writes that style for a config read without a
-    namespace."""
+def infer_namespace(
+    source: SourceFile, hints: list[NamespaceHint], plain_refs: set[str]
+) -> str | None:
+    """The namespace Celery reads ``source`` with, when no ``config_from_object`` names it
+    directly; only on evidence, never from a file name alone:
+
+    * the run loads ``django.conf:settings`` with a namespace, and ``source`` is Django settings
+      (its text, or a ``settings.py``/``settings/`` file of that project: split settings);
+    * the run loads ``django.conf:settings`` without one (``plain_refs``): no namespace;
+    * nothing in the run says: Django settings by their text (``INSTALLED_APPS``...) that write
+      ``CELERY_<NEW_NAME>`` are read with namespace CELERY, as Celery's Django guide does;
+    * another module writing mostly ``CELERY_<NEW_NAME>`` names, when the run has a namespaced
+      ``config_from_object``.  A Flask config passed through ``conf.update(app.config)`` has no
+      namespace: Celery ignores its ``CELERY_TASK_TIME_LIMIT`` (verified in the tests).
+    """
     if source.has_app:
         return None
     keys = [o.key for o in source.occurrences if o.origin == "module"]
     styled = sum(1 for k in keys if _namespace_style(k))
     if not styled:
         return None
-    if django_settings(source):
-        return "CELERY"
+    django_hints = [h for h in hints if (h.target or "").startswith("django.conf")]
+    content = django_content(source)
+    if content or _settings_path(source):
+        if django_hints:
+            return django_hints[0].namespace
+        if any(ref.startswith("django.conf") for ref in plain_refs):
+            return None
+        if content:
+            return "CELERY"
     if source.path.replace("\\", "/").rsplit("/", 1)[-1] == "celeryconfig.py":
         return None
+    namespaced = [h for h in hints if h.target]
+    if not namespaced:
+        return None
     plain = sum(1 for k in keys if catalog.is_new(k) or catalog.is_old(k))
-    return "CELERY" if styled > plain else None
+    return namespaced[0].namespace if styled > plain else None
 
 
 def role_of(source: SourceFile, namespace: str | None) -> Role:

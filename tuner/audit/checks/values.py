@@ -46,11 +46,10 @@ def _check_type(ctx: Context, e: Entry) -> bool:
     if e.value.kind == "env" and RAW_ENV_READ.match(e.value.text):
         if accepts.env_string_breaks(e.setting):
             kind = accepts.ACCEPTS[e.setting][0]
-            why = (
-                "a non-empty string is true, even 'false'"
-                if kind == "truth"
-                else "billiard requires an int (ValueError at worker start)"
-            )
+            why = {
+                "truth": "a non-empty string is true, even 'false'",
+                "pool-limit": "kombu compares the pool limit with an int (TypeError)",
+            }.get(kind, "billiard requires an int (ValueError at worker start)")
             problem = (
                 f"`{name}` reads ${e.value.env} without converting it: when the variable is set, "
                 f"Celery gets a str, and {why}"
