@@ -264,7 +264,6 @@ def test_celery_broker_url_in_a_flask_config_is_not_unknown(tmp_path: Path) -> N
     assert [f for f in severe(findings, "CT101") if f["setting"] == "CELERY_BROKER_URL"] == []
 
 
-@pytest.mark.xfail(strict=True, reason="CT101 reports the module's own helper variables")
 def test_helper_variable_read_by_the_module_is_not_a_typo(tmp_path: Path) -> None:
     """Corpus: HelloLily/hellolily:lily/settings/celeryconfig.py:10 (BROKER_ENV), RolnickLab/antenna
     config/settings/base.py:317 (CELERY_RESULT_BACKEND_URL).  Both are read again a line later."""
@@ -397,9 +396,6 @@ def test_concurrency_is_not_judged_against_this_machines_cpus(tmp_path: Path) ->
 # Both passed on main cec1ce9 and fail since the auditrules merge (6e7b1a0).
 
 
-@pytest.mark.xfail(
-    strict=True, reason="regression in 6e7b1a0: Flask configs are now read as namespace CELERY"
-)
 def test_flask_config_without_namespace_keeps_its_dead_names(tmp_path: Path) -> None:
     """Corpus: fm-labs/kontainer-core:src/kontainer/settings.py:56-57, rcharp/parked
     config/settings.py:58.  A Flask config reaches Celery through conf.update(app.config), with
@@ -435,9 +431,6 @@ def test_flask_config_without_namespace_keeps_its_dead_names(tmp_path: Path) -> 
     assert {"CELERY_TASK_TIME_LIMIT", "CELERY_RESULT_EXPIRES"} <= dead
 
 
-@pytest.mark.xfail(
-    strict=True, reason="regression in 6e7b1a0: an old-name config module loses CT502/CT111"
-)
 def test_plain_config_module_of_old_names_keeps_its_real_problems(tmp_path: Path) -> None:
     """Corpus: HelloLily/hellolily:lily/settings/celeryconfig.py:14,27 (loaded with
     config_from_object('django.conf:settings'), no namespace).  CELERY_ENABLE_UTC is not an old

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 
 from tuner.audit import catalog
 from tuner.audit.context import Context
@@ -40,6 +41,36 @@ def _suggestion(s: Setting) -> tuple[str | None, bool]:
     return _written(s, guess), sure
 
 
+# The Flask pattern's name: ``Celery(app.import_name, broker=app.config["CELERY_BROKER_URL"])``
+# (Flask's Celery pattern before 2.3).  In a module read without a namespace Celery ignores it,
+# but the app passes it itself; the run rarely shows which.
+FLASK_PASSED = frozenset({"CELERY_BROKER_URL"})
+
+
+def _read_back(ctx: Context, path: str, s: Setting) -> bool:
+    """Whether the project reads ``s``'s name itself: the name on another line of a Python file
+    of the run (``result_backend = RESULT_BACKEND_URL``, ``app.config["CELERY_BROKER_URL"]``),
+    comments left out.  Such a name is the project's own variable, not a setting Celery misses."""
+    word = re.compile(rf"(?<![\w.]){re.escape(s.occ.key)}\b")
+    for source in ctx.sources:
+        if source.kind != "python":
+            continue
+        for number, line in enumerate(source.lines, 1):
+            if source.path == path and s.occ.span.line <= number <= s.occ.span.end_line:
+                continue
+            if word.search(line.split("#", 1)[0]):
+                return True
+    return False
+
+
+def _project_own(ctx: Context, path: str, s: Setting) -> bool:
+    if s.occ.origin in STRICT_ORIGINS:
+        return False
+    if s.namespace is None and s.occ.key in FLASK_PASSED:
+        return True
+    return _read_back(ctx, path, s)
+
+
 def _names_in(source: SourceFile, settings: list[Setting]) -> set[str]:
     return {s.occ.key for s in settings}
 
@@ -58,6 +89,8 @@ def check_names(ctx: Context) -> None:
         loads_config = _loads_config(source)
         for s in settings:
             key = s.occ.key
+            if s.status == "unknown" and _project_own(ctx, source.path, s):
+                continue
             if s.status == "unknown":
                 guess, sure = _suggestion(s)
                 hint = f"; did you mean `{guess}`?" if guess else ""
