@@ -68,6 +68,11 @@ def _project_own(ctx: Context, path: str, s: Setting) -> bool:
         return False
     if s.namespace is None and s.occ.key in FLASK_PASSED:
         return True
+    if s.occ.key.isupper() and catalog.suggest(s.key) is None:
+        # CELERY_TASK_MAP in Django settings: an upper-case name in a project's settings that is
+        # no near miss of any setting is the project's own (a lower-case task_max_retries in a
+        # config module is written for Celery, and stays reported).
+        return True
     return _read_back(ctx, path, s)
 
 
