@@ -502,3 +502,45 @@ def test_misspelled_setting_under_a_namespace_is_reported(
         },
     )
     assert [f["line"] for f in severe(findings, "CT101")] == [4]
+
+
+def test_project_setting_with_a_celery_prefix_is_not_a_typo(tmp_path: Path) -> None:
+    """Corpus: survos/rapidpro:temba/settings_common.py:951 (CELERY_TASK_MAP), rcharp/parked
+    config/settings.py:60 (CELERY_TASK_FREQUENCY): the project's own settings, near no Celery
+    setting.  A near miss and a lower-case name written for Celery stay reported."""
+    findings = audit(
+        tmp_path,
+        {
+            "settings.py": """
+                INSTALLED_APPS = ["temba"]
+                CELERY_TASK_MAP = {"send": "temba.tasks.send"}
+                CELERY_TASK_ACKS_LAET = True
+            """,
+            "celeryconfig.py": "task_max_retries = 3\ntask_time_limit = 60\n",
+        },
+    )
+    assert sorted(f["setting"] for f in severe(findings, "CT101")) == [
+        "CELERY_TASK_ACKS_LAET",
+        "task_max_retries",
+    ]
+
+
+def test_removed_command_in_two_branches_of_one_script_is_reported_once(tmp_path: Path) -> None:
+    """Corpus: pystars/bumerang:celery.sh:93,103 (celeryd-multi start / restart)."""
+    findings = audit(
+        tmp_path,
+        {
+            "celery.sh": """
+                #!/bin/sh
+                start() {
+                    celeryd-multi start w1 --pidfile=/tmp/w.pid
+                }
+                restart() {
+                    celeryd-multi restart w1 --pidfile=/tmp/w.pid
+                }
+            """
+        },
+    )
+    found = severe(findings, "CT107")
+    assert [f["line"] for f in found] == [3]
+    assert "(also on line 6)" in found[0]["message"]

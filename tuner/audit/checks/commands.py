@@ -3,19 +3,33 @@
 from __future__ import annotations
 
 from tuner.audit.context import Context
+from tuner.audit.model import CommandLine
 from tuner.audit.readers import worker_options as wo
+
+
+def _legacy(ctx: Context, path: str, commands: list[CommandLine]) -> None:
+    """CT107 for a removed command (``celeryd-multi``) once per command and file: the branches
+    of one init script (start, restart) are one thing to rewrite, named in the first finding."""
+    by_name: dict[tuple[str, str], list[CommandLine]] = {}
+    for cmd in commands:
+        if cmd.legacy:
+            by_name.setdefault((cmd.legacy, cmd.subcommand or ""), []).append(cmd)
+    for (legacy, subcommand), found in by_name.items():
+        lines = sorted({c.span.line for c in found[1:]} - {found[0].span.line})
+        also = f" (also on line{'s' if len(lines) > 1 else ''} {', '.join(map(str, lines))})"
+        ctx.report(
+            "CT107",
+            path,
+            found[0].span,
+            f"`{legacy}` was removed; Celery 5 runs `celery -A proj {subcommand}`"
+            f"{also if lines else ''}",
+        )
 
 
 def check_commands(ctx: Context) -> None:
     for source in ctx.sources:
+        _legacy(ctx, source.path, source.commands)
         for cmd in source.commands:
-            if cmd.legacy:
-                ctx.report(
-                    "CT107",
-                    source.path,
-                    cmd.span,
-                    f"`{cmd.legacy}` was removed; Celery 5 runs `celery -A proj {cmd.subcommand}`",
-                )
             for opt in cmd.misplaced:
                 if cmd.subcommand == "flower":
                     # flower/command.py: warn_about_celery_args_used_in_flower_command, and
