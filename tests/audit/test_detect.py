@@ -561,7 +561,10 @@ def test_keda_with_prefetching_workers(tmp_path: Path) -> None:
     found = keda(tmp_path, ', "--prefetch-multiplier", "4"')
     assert [(f.path.endswith("keda.yaml"), f.line) for f in found] == [(True, 9)]
     message = found[0].message
-    assert "k8s/worker.yaml:10" in message and "4 tasks per child" in message
+    assert "k8s/worker.yaml:10" in message
+    # No config in the run: early acks (Celery's default); KEDA's default listLength is 5.
+    assert "4 x 1 children = 4 unacked tasks, 4 of them waiting (early acks)" in message
+    assert "against a target of 5 per replica" in message
     assert "on Celery 5.6+ pass --disable-prefetch" in message and "before 5.6" in message
 
 
@@ -607,10 +610,21 @@ def test_keda_rabbitmq_counting_ready_messages(tmp_path: Path) -> None:
         tmp_path,
         ', "--prefetch-multiplier", "4"',
         "rabbitmq",
-        metadata="{host: 'amqp://guest:guest@rabbit:5672/', queueName: celery}",
+        metadata="{host: 'amqp://guest:guest@rabbit:5672/', queueName: celery, value: '5'}",
     )
     assert len(found) == 1 and "queue.declare-ok" in found[0].message
     assert "--disable-prefetch" not in found[0].message  # Redis only
+
+
+def test_keda_target_large_enough_for_the_reserved_tasks(tmp_path: Path) -> None:
+    """Corpus: GeorgeFalkovich/gke-keda-celery-flask-react-cicd:k8s/scl-obj.yaml:15
+    (listLength 100): 4 x 4 children = 16 waiting tasks per replica move KEDA's answer by less
+    than half a replica; at listLength 20 they move it by most of one."""
+    extra = ', "--prefetch-multiplier", "4", "-c", "4"'
+    assert keda(tmp_path, extra, metadata="{listName: celery, listLength: '100'}") == []
+    found = keda(tmp_path, extra, metadata="{listName: celery, listLength: '20'}")
+    assert len(found) == 1
+    assert "16 of them waiting (early acks), against a target of 20" in found[0].message
 
 
 # --------------------------------------------------------------------------- grace period

@@ -6,6 +6,7 @@ A finding that rests on another file names that file and line in its message.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 
 from tuner.audit import catalog
@@ -229,6 +230,26 @@ def _meta(trigger: Trigger, key: str) -> str | None:
     return dict(trigger.metadata).get(key)
 
 
+# KEDA's target per replica when the trigger does not set it: the redis scalers' listLength
+# default (5) and the rabbitmq scaler's legacy queueLength default (20).
+KEDA_DEFAULT_TARGET = {"redis": 5.0, "redis-cluster": 5.0, "redis-sentinel": 5.0, "rabbitmq": 20.0}
+
+
+def _keda_target(trigger: Trigger) -> float | None:
+    """The queue length per replica KEDA scales to (desired = ceil(length / target))."""
+    if trigger.type == KEDA_RABBITMQ and (_meta(trigger, "mode") or "QueueLength") != "QueueLength":
+        return None  # MessageRate: not a queue length
+    keys = ("listLength",) if trigger.type in KEDA_REDIS else ("value", "queueLength")
+    for key in keys:
+        raw = _meta(trigger, key)
+        if raw is not None:
+            try:
+                return float(raw)
+            except ValueError:
+                return None
+    return KEDA_DEFAULT_TARGET.get(trigger.type)
+
+
 def _hides_prefetched(trigger: Trigger) -> str | None:
     """What the scaler counts, when prefetched (reserved, unacked) messages are not in it."""
     if trigger.type in KEDA_REDIS:
@@ -287,17 +308,43 @@ def check_keda(ctx: Context) -> None:
                     origin = "Celery's default"
                     if w.project is not None:
                         origin += f", unset in {w.project.anchor[0]}"
+                target = _keda_target(trigger)
+                children = _number(w.value("worker_concurrency"))
+                if children is None and w.cpus is not None:
+                    children = float(max(1, math.ceil(w.cpus.count)))
+                if mult == 0:
+                    arithmetic = "every message it can (0: unlimited)"
+                elif children is None or target is None:
+                    continue  # the hidden share cannot be weighed against the target
+                else:
+                    # A replica holds mult x children unacked messages off the list.  With
+                    # late acks the running tasks are among them, so mult x children - children
+                    # wait; with early acks (the default) the running ones are acked already and
+                    # all of them wait (tuner/plan/autoscale.py:hidden).  KEDA wants
+                    # ceil(length / target) replicas, so the waiting ones shift its answer by
+                    # waiting / target of a replica per running replica: fire from half a one.
+                    held = mult * children
+                    late = w.value("task_acks_late")
+                    acks_late = late is not None and late.judgeable and late.value is True
+                    waiting = held - children if acks_late else held
+                    if waiting * 2 < target:
+                        continue
+                    arithmetic = (
+                        f"{mult:g} x {children:g} children = {held:g} unacked tasks, "
+                        f"{waiting:g} of them waiting ({'late' if acks_late else 'early'} acks), "
+                        f"against a target of {target:g} per replica"
+                    )
                 fix = _prefetch_fix(ctx, trigger.type != KEDA_RABBITMQ)
-                per = "every message it can" if mult == 0 else f"{mult:g} tasks per child"
                 assert w.command is not None
                 ctx.report(
                     "CT320",
                     source.path,
                     trigger.span,
                     f"KEDA scales {workload.kind} '{workload.name}' "
-                    f"({_at(wsource, w.command.span)}) on {counted}, but its workers prefetch "
-                    f"{per} ({origin}): reserved tasks leave the count, so KEDA sees a short or "
-                    f"empty queue and does not scale up; {fix}",
+                    f"({_at(wsource, w.command.span)}) on {counted}, but each replica reserves "
+                    f"{arithmetic} ({origin}): reserved tasks leave the count, so a backlog that "
+                    f"needs another replica can sit reserved while KEDA sees a short or empty "
+                    f"queue; {fix}",
                 )
 
 
