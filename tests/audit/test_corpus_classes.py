@@ -369,7 +369,6 @@ def test_old_name_reassigned_is_reported_once(tmp_path: Path) -> None:
     assert [f["line"] for f in severe(findings, "CT501") if f["setting"] == "broker_url"] == [2]
 
 
-@pytest.mark.xfail(strict=True, reason="CT202 fires on an explicitly chosen green pool")
 def test_green_pool_chosen_on_the_command_line_is_not_a_cpu_warning(tmp_path: Path) -> None:
     """Corpus: HelloLily/hellolily:Procfile.dev:11,13 (-P eventlet for e-mail sync).  Choosing
     eventlet/gevent with -P is the I/O-bound deployment the docs describe."""

@@ -37,7 +37,6 @@ EXPECTED: dict[str, set[tuple[str, int]]] = {
     },
     "docker-compose.yml": {
         ("CT206", 6),  # --autoscale=12,2 on 2 CPUs
-        ("CT202", 13),  # -P gevent for CPU work
     },
     "k8s-worker.yaml": {
         ("CT201", 13),  # --concurrency=8 under a 1500m CPU limit

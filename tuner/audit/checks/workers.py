@@ -11,6 +11,7 @@ from tuner.audit.model import Value
 from tuner.audit.workers import Entry, Worker
 
 GREEN_OR_THREADS = ("threads", "gevent", "eventlet")
+GREEN = ("gevent", "eventlet")
 VISIBILITY_DEFAULTS = {"redis": 3600.0, "rediss": 3600.0, "sqs": 1800.0}
 
 
@@ -78,7 +79,11 @@ def _performance(ctx: Context, w: Worker, pool: str | None) -> None:
             f"`{where(mtpc)}` = 1 forks a new child for every task"
             f"{' (the prefork pool' + pool_at + ')' if pool_at else ''}",
         )
-    if pool in GREEN_OR_THREADS and pool_entry is not None and n != 1:
+    # auditprec (issue 9): `-P eventlet`/`-P gevent` on the command line is a deliberate
+    # choice of green threads for I/O-bound tasks (the only way to get the monkey-patching
+    # early, CT105), not a CPU-bound worker on the wrong pool: CT202 stays quiet there.
+    deliberate = pool in GREEN and pool_entry is not None and pool_entry.source == "cmdline"
+    if pool in GREEN_OR_THREADS and pool_entry is not None and n != 1 and not deliberate:
         ctx.report_entry(
             "CT202",
             pool_entry,
