@@ -207,6 +207,13 @@ def main(argv: list[str] | None = None) -> int:
         "states no CPU count (then the result may depend on this machine before CT201 stops "
         "using its CPUs)",
     )
+    parser.add_argument(
+        "--workload",
+        choices=("cpu", "io", "mixed"),
+        help="the --workload passed to the audit (default: none, so the CPU-bound rules stay "
+        "off, as for a user who does not say the tasks are CPU-bound); cpu audits every file "
+        "as if its project's tasks were CPU-bound",
+    )
     args = parser.parse_args(argv)
 
     cache = cache_dir()
@@ -222,6 +229,8 @@ def main(argv: list[str] | None = None) -> int:
     judgments = load_judgments()
     severe = ("error", "warning")
     base = [] if args.cpus == "none" else ["--cpus", args.cpus]
+    if args.workload:
+        base += ["--workload", args.workload]
     default = [f for f in collect(cache, base) if f["severity"] in severe]
     match(default, judgments)
     opt_in: list[Finding] = []
