@@ -135,6 +135,7 @@ def test_bad_model_file(tmp_path: Path) -> None:
     bad.write_text("{not json")
     proc = run_cli("plan", "--rate", "5", "--p99-slo", "1", "--model", str(bad))
     assert proc.returncode == 2 and f"{bad}:1: not valid JSON" in proc.stderr
+    assert proc.stderr.startswith("celery-tune: error: ")  # the prefix every subcommand uses
     bad.write_text('{"workload": "x"}')
     proc = run_cli("plan", "--rate", "5", "--p99-slo", "1", "--model", str(bad))
     assert proc.returncode == 2 and "not a plan model" in proc.stderr

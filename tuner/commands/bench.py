@@ -132,9 +132,16 @@ def bench(*, out: TextIO | None = None, err: TextIO | None = None, **options: An
     out = out or sys.stdout
     err = err or sys.stderr
     opts = BenchOptions(**options)
+    return run_live(lambda: _bench(opts, out, err), err)
+
+
+def run_live(body: Callable[[], int], err: TextIO) -> int:
+    """Run a command that starts workers: a :class:`BenchError` is one error line (exit 2), and
+    Ctrl-C or SIGTERM say the workers were stopped (130, 143); the body's ``finally`` blocks stop
+    them."""
     try:
         with sigterm_as_exception():
-            return _bench(opts, out, err)
+            return body()
     except BenchError as exc:
         err.write(error_line(exc))
         return 2

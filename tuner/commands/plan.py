@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TextIO, cast
 
-from tuner.bench.errors import BenchError, Terminated
+from tuner.bench.errors import BenchError
 
 
 @dataclass(frozen=True)
@@ -57,23 +57,11 @@ class PlanOptions:
 
 def plan(*, out: TextIO | None = None, err: TextIO | None = None, **options: Any) -> int:
     """Run the plan; ``options`` are the fields of :class:`PlanOptions`."""
-    from tuner.commands.bench import sigterm_as_exception
+    from tuner.commands.bench import run_live
 
     out = out or sys.stdout
     err = err or sys.stderr
-    try:
-        opts = PlanOptions(**options)
-        with sigterm_as_exception():
-            return _plan(opts, out, err)
-    except BenchError as exc:
-        err.write(f"error: {exc}\n")
-        return 2
-    except KeyboardInterrupt:
-        err.write("interrupted; all workers stopped\n")
-        return 130
-    except Terminated:
-        err.write("terminated; all workers stopped\n")
-        return 143
+    return run_live(lambda: _plan(PlanOptions(**options), out, err), err)
 
 
 def _check(o: PlanOptions) -> None:
