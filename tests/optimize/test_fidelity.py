@@ -206,3 +206,18 @@ def test_live_run_reports_its_screening(tmp_path: Path) -> None:
     for trial in report["trials"]:
         if trial["state"] == "COMPLETE":
             assert trial["intermediate_values"], trial  # reported about once a second
+
+
+def test_a_stopped_trial_records_every_phase_it_measured() -> None:
+    from tuner.optimize.objectives import _stopped
+
+    study = study_with_references("minimize", (0.2, 0.25))
+    trial = study.ask()
+    trial.set_user_attr(OPEN_ATTR, [[2.0, 20.0, 8.0], [3.0, 20.0, 8.0]])
+    trial.report(0.2, 2)
+    assert trial.should_prune()
+    # throughput + --p99-slo: a full 5 s saturating run, then 3 s of the open one.
+    _stopped(trial, 8.0, 10.0, "open", 3.0)
+    info = study.get_trials()[-1].user_attrs[ATTR]
+    assert (info["seconds"], info["full_seconds"], info["phase_seconds"]) == (8.0, 10.0, 3.0)
+    assert info["reason"] == "overloaded" and info["served"] == 8.0

@@ -273,14 +273,15 @@ def _stopped(
     """Record what a stopped trial measured and why it stopped (the ``fidelity`` user attr)."""
     pruner = trial.study.pruner
     decision = pruner.decisions.get(trial.number) if isinstance(pruner, RacingPruner) else None
-    info: dict[str, Any] = {
-        "seconds": round(seconds, 2),
-        "full_seconds": full_seconds,
-        "phase": phase,
-        "phase_seconds": round(elapsed, 2),
-    }
-    if decision is not None:
-        info.update(decision.as_dict())
-    else:
-        info.update(reason="behind", text=f"stopped by {type(pruner).__name__}")
+    info: dict[str, Any] = (
+        decision.as_dict()
+        if decision is not None
+        else {"reason": "behind", "text": f"stopped by {type(pruner).__name__}"}
+    )
+    info.update(
+        seconds=round(seconds, 2),  # of every phase: what the trial measured in all
+        full_seconds=full_seconds,
+        phase=phase,
+        phase_seconds=round(elapsed, 2),
+    )
     trial.set_user_attr(ATTR, _plain(info))
