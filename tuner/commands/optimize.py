@@ -52,7 +52,7 @@ def optimize(
 
 
 def _run(setup: Any, out: TextIO, err: TextIO) -> int:
-    from tuner.optimize import output, results
+    from tuner.optimize import fidelity, output, results
     from tuner.optimize.progress import Progress, describe_choice
     from tuner.optimize.search import run_search, sigterm_as_interrupt
     from tuner.optimize.storages import (
@@ -95,6 +95,9 @@ def _run(setup: Any, out: TextIO, err: TextIO) -> int:
             )
         study = outcome.study
         interrupted = outcome.interrupted
+        screening = _screening(setup, study)
+        if o.prune and not setup.goal.multi:
+            err.write(fidelity.summary_line(screening) + "\n")
         if interrupted:
             err.write(
                 f"Interrupted after {progress.done} trial(s). The study is saved in "
@@ -159,6 +162,7 @@ def _run(setup: Any, out: TextIO, err: TextIO) -> int:
                 "confirm": o.confirm,
             },
             "trials_this_run": progress.done,
+            "fidelity": screening,
             "dead_trials": outcome.dead,
             "interrupted": interrupted,
             "input_config": setup.input.path if setup.input else None,
@@ -180,6 +184,21 @@ def _run(setup: Any, out: TextIO, err: TextIO) -> int:
     if interrupted:
         return 143 if signals.terminated else 130
     return 0 if chosen is not None else 1
+
+
+def _screening(setup: Any, study: Any) -> dict[str, object]:
+    """The multi-fidelity screening of the study (report.json's ``fidelity``)."""
+    from tuner.optimize.fidelity import RacingPruner, summary
+
+    if not setup.options.prune:
+        rule = "off (--no-prune): every trial runs in full"
+    elif setup.goal.multi:
+        rule = "off: multi-objective studies cannot be pruned, every trial runs in full"
+    elif isinstance(study.pruner, RacingPruner):
+        rule = study.pruner.describe()
+    else:
+        rule = type(study.pruner).__name__
+    return summary(study, rule)
 
 
 def _print_summary(out: TextIO, setup: Any, chosen: Any, confirmation: Any, written: Any) -> None:

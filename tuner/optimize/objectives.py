@@ -3,7 +3,8 @@
 The default objective maximises throughput under constraints (``trial.set_constraint``, feasible
 when <= 0): no lost or failed tasks, p99 <= ``--p99-slo`` when given, and no overload for latency
 goals (see :mod:`tuner.optimize.feasibility`).  In single-objective
-studies the trial reports intermediate values about once a second and a pruner may stop it;
+studies the trial reports intermediate values about once a second and the racing pruner of
+:mod:`tuner.optimize.fidelity` may stop it (behind the leader, or an overloaded latency run);
 multi-objective studies cannot be pruned (Optuna raises NotImplementedError).
 
 Memory is a result like the others: ``rss`` (the peak resident memory of the worker's processes,
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import optuna
 
+from tuner.optimize.fidelity import ATTR, OPEN_ATTR, RacingPruner
 from tuner.optimize.space import Choice, Space, suggest
 
 if TYPE_CHECKING:
@@ -154,6 +156,9 @@ class TrialObjective:
     Baseline trials (enqueued with a ``baseline`` user attribute) run the baseline's own
     WorkerConfig; their params are its projection onto the space, so the sampler learns from them.
     Baselines report intermediate values (references for the pruner) but are never pruned.
+    Open-loop runs also record their last offered/served rates (``fidelity_open``) for the
+    overload rule; every trial gets a ``fidelity`` user attribute (seconds measured of the full
+    length, and for a stopped trial the rule, rung, its running value and the leader's).
     """
 
     space: Space
@@ -187,19 +192,31 @@ class TrialObjective:
             self.on_start(trial.number, config.label)
         objective = self.goal.objectives[0]
         report_phase = "open" if objective == "p99" else "saturate"
+        phases = self.plan.phases
+        full_seconds = self.plan.seconds * len(phases)
         step = [0]
+        readings: list[list[float]] = []
+        screen = self.prune and not baseline and not self.goal.multi
 
         def interval(phase: str, elapsed: float, partial: Metrics) -> None:
             if self.on_interval is not None:
                 self.on_interval(trial.number, elapsed, partial)
-            if self.goal.multi or phase != report_phase:
+            if self.goal.multi:
                 return
-            value = partial.as_dict().get(objective)
-            if value is None or not math.isfinite(float(value)):
-                return
-            trial.report(float(value), step[0])
-            step[0] += 1
-            if self.prune and not baseline and trial.should_prune():
+            look = False
+            offered, served = partial.offered_rate, partial.served_rate
+            if screen and phase == "open" and offered and served is not None:
+                readings.append([elapsed, offered, served])
+                trial.set_user_attr(OPEN_ATTR, readings[-3:])
+                look = True
+            value = partial.as_dict().get(objective) if phase == report_phase else None
+            if value is not None and math.isfinite(float(value)):
+                trial.report(float(value), step[0])
+                step[0] += 1
+                look = True
+            if look and screen and trial.should_prune():
+                done = self.plan.seconds * [str(p) for p in phases].index(phase)
+                _stopped(trial, done + elapsed, full_seconds, phase, elapsed)
                 trial.set_user_attr("metrics", _plain(partial.as_dict()))
                 raise optuna.TrialPruned(f"pruned after {elapsed:.1f} s of {phase} load")
 
@@ -216,6 +233,7 @@ class TrialObjective:
             raise
         metrics = merge(runs)
         trial.set_user_attr("metrics", _plain(metrics))
+        trial.set_user_attr(ATTR, {"seconds": full_seconds, "full_seconds": full_seconds})
         if len(runs) > 1:
             trial.set_user_attr("runs", {k: _plain(v) for k, v in runs.items()})
         constraints = self.goal.constraints(metrics)
@@ -244,6 +262,26 @@ def _plain(data: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def make_pruner(trial_seconds: float) -> optuna.pruners.BasePruner:
-    """Median pruning after the first few trials, never in the first third of a measurement."""
-    warmup = max(2, int(trial_seconds / 3))
-    return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=warmup)
+    """The racing pruner of :mod:`tuner.optimize.fidelity` (rungs at 1/3 and 2/3 of a run, a
+    margin from this study's measured noise, overloaded latency runs stopped at once)."""
+    return RacingPruner(trial_seconds)
+
+
+def _stopped(
+    trial: optuna.Trial, seconds: float, full_seconds: float, phase: str, elapsed: float
+) -> None:
+    """Record what a stopped trial measured and why it stopped (the ``fidelity`` user attr)."""
+    pruner = trial.study.pruner
+    decision = pruner.decisions.get(trial.number) if isinstance(pruner, RacingPruner) else None
+    info: dict[str, Any] = (
+        decision.as_dict()
+        if decision is not None
+        else {"reason": "behind", "text": f"stopped by {type(pruner).__name__}"}
+    )
+    info.update(
+        seconds=round(seconds, 2),  # of every phase: what the trial measured in all
+        full_seconds=full_seconds,
+        phase=phase,
+        phase_seconds=round(elapsed, 2),
+    )
+    trial.set_user_attr(ATTR, _plain(info))

@@ -122,7 +122,9 @@ def trial_line(trial: FrozenTrial, goal: Goal) -> str:
             shown += f" (infeasible: {', '.join(broken)})"
         return f"trial {trial.number:>3} {what}: {shown}"
     if trial.state == TrialState.PRUNED:
-        return f"trial {trial.number:>3} {what}: pruned"
+        info = trial.user_attrs.get("fidelity")
+        why = info.get("text") if isinstance(info, dict) else None
+        return f"trial {trial.number:>3} {what}: pruned" + (f" ({why})" if why else "")
     error = trial.user_attrs.get("error") or "failed"
     return f"trial {trial.number:>3} {what}: FAILED: {error}"
 
