@@ -39,7 +39,7 @@ header.top h1{font-size:17px;margin:0}header.top span{color:#555}
 .kind-change{background:#e6f4ea;border-left:6px solid #1e8e3e}
 .kind-keep{background:#e8f0fe;border-left:6px solid #1a73e8}
 .kind-nothing,.kind-unconfirmed{background:#fce8e6;border-left:6px solid #d93025}
-.cols{display:grid;grid-template-columns:56% 44%;gap:14px}
+.cols{display:grid;grid-template-columns:minmax(0,56fr) minmax(0,44fr);gap:14px}
 h2{font-size:15px;margin:8px 0 4px}h2 small{font-weight:400;color:#555}
 h3{font-size:13px;margin:6px 0 2px}
 pre{background:#f6f8fa;border:1px solid #e1e4e8;border-radius:4px;padding:6px 8px;margin:0;
