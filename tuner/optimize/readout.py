@@ -107,12 +107,16 @@ def _ratio_text(metric: str, ratio: Mapping[str, Any]) -> str:
     change = (estimate - 1.0) * 100.0
     ci = ratio.get("ci")
     level = _num(ratio.get("confidence"))
+    word = "within the noise"
     if isinstance(ci, list) and len(ci) == 2 and _num(ci[0]) is not None:
         level_text = f"{level:.1%} " if level is not None else ""
         interval = f"x{estimate:.2f}, {level_text}CI {ci[0]:.2f}-{ci[1]:.2f}"
+        if ci[0] > 1 or ci[1] < 1:
+            up = HIGHER_IS_BETTER.get(metric, True) == (ci[0] > 1)
+            word = "better" if up else "worse"
     else:
         interval = f"x{estimate:.2f}, one round: no interval"
-    return f"{metric} {change:+.0f}% ({interval})"
+    return f"{metric} {change:+.0f}% ({word}; {interval})"
 
 
 def _noise_pct(ratio: Mapping[str, Any] | None) -> float | None:
@@ -503,7 +507,7 @@ def noise(report: Mapping[str, Any]) -> dict[str, Any] | None:
     baselines = [r for r in rows if r["label"] != PICK_LABEL] or rows
     top = max(baselines, key=lambda r: r["cv_pct"])
     text = (
-        f"round to round, {shown_label(top['label'])}'s {metric} varied by "
+        f"round to round, the {metric} of {shown_label(top['label'])} varied by "
         f"{top['cv_pct']:.1f}% (CV; range {top['spread_pct']:.0f}% of the median, "
         f"{top['rounds']} rounds)"
     )

@@ -43,7 +43,7 @@ header.top h1{font-size:17px;margin:0}header.top span{color:#555}
 h2{font-size:15px;margin:8px 0 4px}h2 small{font-weight:400;color:#555}
 h3{font-size:13px;margin:6px 0 2px}
 pre{background:#f6f8fa;border:1px solid #e1e4e8;border-radius:4px;padding:6px 8px;margin:0;
- font-size:12px;white-space:pre-wrap;word-break:break-all;overflow:auto}
+ font-size:12px;white-space:pre-wrap;overflow-wrap:anywhere;overflow:auto}
 pre.diff{max-height:250px}.add{color:#116329;background:#dafbe1;display:block}
 .del{color:#82071e;background:#ffebe9;display:block}.hunk{color:#6f42c1;display:block}
 ul.facts{margin:0;padding-left:18px}ul.facts li{margin:2px 0}
