@@ -50,4 +50,4 @@ def test_confirmation_error_recommends_nothing(
     assert data["unconfirmed_pick"]["why"] == "worker confirm-1 failed to start"
     assert "pick" not in data or data["pick"] is None
     page = (out / "report.html").read_text()
-    assert "Nothing is recommended</b>: worker confirm-1 failed to start" in page
+    assert "Nothing is recommended: worker confirm-1 failed to start" in page

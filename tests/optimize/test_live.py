@@ -233,7 +233,7 @@ def test_html_report_is_offline(full_run: tuple[Path, int, str, str]) -> None:
     page = (full_run[0] / "report.html").read_text()
     assert len(re.findall(r"plotly\.js v\d", page)) == 1
     assert not re.search(r"<script[^>]+src=", page)
-    for title in ("Optimisation history", "Baseline comparison"):
+    for title in ("id=history", "The pick against each baseline", "What to change"):
         assert title in page
 
 

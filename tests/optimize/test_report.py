@@ -102,9 +102,11 @@ def test_html_is_self_contained_with_the_expected_plots() -> None:
         environment={},
     )
     page = report.render_html(study, data)
-    assert "Optimisation history" in page
-    assert "Parameter importances" in page
-    assert "Baseline comparison" in page
+    assert "id=history" in page and "fig-history" in page
+    # 4 complete trials: too few for importances, and the page says why.
+    assert "Parameter importances" in page and "fig-importance" not in page
+    assert "Not shown: 4 complete trials, fewer than 8" in page
+    assert "The pick against each baseline" in page
     assert "Pareto front" not in page
     # plotly.js is inlined exactly once, and nothing is fetched from the network.
     assert len(re.findall(r"plotly\.js v\d", page)) == 1
@@ -124,4 +126,4 @@ def test_multi_objective_report_has_a_pareto_front() -> None:
     # Trial 3 dominates on throughput but is infeasible; trial 2 is dominated by trial 1.
     assert data["pareto_front"] == [1]
     page = report.render_html(study, data)
-    assert "Pareto front" in page and "Optimisation history: p99" in page
+    assert "Pareto front" in page and "p99 per trial" in page

@@ -65,6 +65,7 @@ def _run(setup: Any, out: TextIO, err: TextIO) -> int:
     )
 
     o = setup.options
+    load_before = output.load_average()  # the machine's load before any worker of ours starts
     url = o.storage or default_url(setup.out_dir)
     exclusive = is_sqlite(url)
     with sqlite_lock(url), sigterm_as_interrupt() as signals:
@@ -178,7 +179,7 @@ def _run(setup: Any, out: TextIO, err: TextIO) -> int:
                 else (confirmation.error if confirmation and confirmation.error else "constraints"),
             }
         written = output.write_outputs(
-            setup, study, outcome.plan, chosen, confirmation, summary, url
+            setup, study, outcome.plan, chosen, confirmation, summary, url, load_before
         )
     _print_summary(out, setup, chosen, confirmation, written)
     if interrupted:

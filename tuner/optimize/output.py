@@ -248,7 +248,19 @@ def command_app(setup: Setup) -> str:
     return "proj"
 
 
-def environment(setup: Setup, storage_url: str) -> dict[str, object]:
+def load_average() -> list[float] | None:
+    """The 1, 5 and 15 minute load averages, or None where the platform has none."""
+    import os
+
+    try:
+        return [round(v, 2) for v in os.getloadavg()]
+    except (AttributeError, OSError):
+        return None
+
+
+def environment(
+    setup: Setup, storage_url: str, load_before: Sequence[float] | None = None
+) -> dict[str, object]:
     import platform
     import socket
     import sys
@@ -266,6 +278,10 @@ def environment(setup: Setup, storage_url: str) -> dict[str, object]:
             "argv": sys.argv,
             "storage": mask(storage_url),
             "machine": platform.machine(),
+            "load_average": {
+                "before": list(load_before) if load_before is not None else None,
+                "after": load_average(),
+            },
         }
     )
     return env
@@ -288,6 +304,7 @@ def write_outputs(
     confirmation: Confirmation | None,
     summary: dict[str, object],
     storage_url: str,
+    load_before: Sequence[float] | None = None,
 ) -> list[Path]:
     """Write every output file atomically; report.json last.  Emitted files of an earlier run
     that this run does not rewrite are removed (``chosen`` None: nothing is recommended)."""
@@ -310,6 +327,7 @@ def write_outputs(
             diff = config_diff(setup.input.path, settings, command)
             if diff is not None:
                 files[emit.DIFF_FILE] = diff
+            summary["config_diff"] = diff
         confirmed = confirmation is not None and confirmation.confirmed
         summary["pick"] = {
             "trial": chosen.trial.number if chosen.trial is not None else None,
@@ -336,7 +354,7 @@ def write_outputs(
         summary=summary,
         confirmation=confirmation.as_dict() if confirmation is not None else None,
         improvement=improvement(confirmation),
-        environment=environment(setup, storage_url),
+        environment=environment(setup, storage_url, load_before),
         files=names,
     )
     files["report.html"] = report.render_html(study, data)
