@@ -465,7 +465,8 @@ def _savings_lines(res: Mapping[str, Any]) -> list[str]:
                 f"{probe['grid_points']} of the grid's {res['grid_size']} points"
             )
         else:
-            parts.append(f"GIL probe: {probe.get('decision') or 'not run'}")
+            decision = str(probe.get("decision") or "not run")
+            parts.append(decision if decision.startswith("GIL probe") else f"GIL probe: {decision}")
         if "space_size" in sv:
             parts.append(f"space size {brief(sv['space_size'])}")
         if "ruled_out" in sv:
