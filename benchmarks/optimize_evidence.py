@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import statistics
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -92,12 +93,21 @@ def origin(trial: Mapping[str, Any]) -> str:
     if attrs.get("baseline"):
         return f"baseline {attrs['baseline']}"
     if attrs.get("trap") not in (None, False, ""):
-        return "trap" if attrs["trap"] is True else f"trap {attrs['trap']}"
+        return f"trap {label_of(attrs['trap'])}".strip()
     for key in SEED_ATTRS:
         value = attrs.get(key)
         if value not in (None, False, ""):
-            return "seed" if value is True else f"seed {value}"
+            return f"seed {label_of(value)}".strip()
     return "seed (enqueued)" if trial.get("enqueued") else "TPE"
+
+
+def label_of(tag: object) -> str:
+    """A tag's name: the string itself, a mapping's ``label``/``name``, else nothing."""
+    if isinstance(tag, str):
+        return tag
+    if isinstance(tag, Mapping):
+        return str(tag.get("label") or tag.get("name") or "")
+    return ""
 
 
 def first_found(trials: Sequence[Mapping[str, Any]], pick: Mapping[str, Any]) -> dict[str, Any]:
@@ -211,28 +221,52 @@ def goal_not_worse(
     }
 
 
-def trap_explanation(seed: Mapping[str, Any]) -> list[str]:
-    """What report.json (and the study's tags) say about the blog recipe and what was ruled out.
-    Keys other helpers add (``seeds``, ``ruled_out``, ``fidelity``) are read defensively."""
+RECIPE_MARK = "max_tasks_per_child"  # the blog recipe's own setting (recycle every 100 tasks)
+
+
+def trap_explanation(seed: Mapping[str, Any]) -> tuple[list[str], list[str]]:
+    """What report.json (and the study's tags) say: (about the blog recipe, everything else).
+
+    About the recipe: each trap trial as the report's readout words it (how it fared, and why an
+    expert would try it), and any prior that rules out its ``max_tasks_per_child``.  Keys other
+    helpers add (``seeds``, ``ruled_out``, ``fidelity``) are read defensively."""
     report = seed.get("report") or {}
+    about: list[str] = []
+    other: list[str] = []
+    ruled: list[str] = []
+    try:  # report.json as the report's own readout words it
+        from tuner.optimize import readout
+    except ImportError:  # an older build: the study's tags and the raw keys
+        readout = None  # type: ignore[assignment]
+    if readout is not None:
+        for trap in readout.traps(report):
+            why = f" (why an expert would try it: {trap['why']})" if trap.get("why") else ""
+            about.append(f"{trap.get('text')}{why}")
+        ruled = [f"ruled out {r['what']}: {r['why']}" for r in readout.ruled_out(report)]
+    if not about:
+        about = _tagged_traps(seed.get("trials") or [])
+    if not ruled and report.get("ruled_out") not in (None, [], {}):
+        ruled = [f"ruled_out: {brief(report['ruled_out'])}"]
+    about += [r for r in ruled if RECIPE_MARK in r]
+    other += [r for r in ruled if RECIPE_MARK not in r]
+    if report.get("seeds") not in (None, [], {}) and not about:
+        other.append(f"seeds: {brief(report['seeds'])}")
+    return about, other
+
+
+def _tagged_traps(trials: Sequence[Mapping[str, Any]]) -> list[str]:
     out = []
-    for t in seed.get("trials") or []:
+    for t in trials:
         attrs = t.get("user_attrs") or {}
         if attrs.get("trap") in (None, False, ""):
             continue
-        metrics = attrs.get("metrics") or {}
         broken = [k for k, v in (attrs.get("constraints") or {}).items() if v > 0]
         values = t.get("values")
         shown = f"{values[0]:.4g}" if values else t.get("state", "?")
-        text = f"trial {t['number']} tagged trap ({attrs['trap']}): objective {shown}"
+        text = f"trial {t['number']} tagged trap {label_of(attrs['trap'])}: objective {shown}"
         if broken:
             text += f", broke {', '.join(broken)}"
-        if metrics.get("rss_peak_mb"):
-            text += f", peak RSS {metrics['rss_peak_mb']:.0f} MB"
         out.append(text)
-    for key in ("ruled_out", "seeds", "fidelity"):
-        if report.get(key) not in (None, [], {}):
-            out.append(f"{key}: {brief(report[key])}")
     return out
 
 
@@ -242,19 +276,22 @@ def brief(value: object, limit: int = 300) -> str:
 
 
 def goal_trap(
-    pick: Mapping[str, Any] | None, blog: Mapping[str, Any], why: Sequence[str]
+    pick: Mapping[str, Any] | None,
+    blog: Mapping[str, Any],
+    why: tuple[Sequence[str], Sequence[str]],
 ) -> dict[str, Any]:
-    """Goal 3: the pick is not the blog recipe, and report.json says why."""
+    """Goal 3: the pick is not the blog recipe, and report.json says why (a trap trial, or a
+    prior against the recipe's max_tasks_per_child)."""
     name = "avoids the blog recipe's trap, and report.json says why"
+    about, other = why
+    lines = [*about, *other]
+    detail = "; ".join(lines) if lines else "report.json has no trap trial and no ruled_out"
     if pick is None:
-        return {"goal": name, "met": False, "distance": "no pick", "detail": ""}
+        return {"goal": name, "met": False, "distance": "no pick", "detail": detail}
     avoided = config_key(pick) != config_key(blog)
-    said = bool(why)
-    detail = (
-        "; ".join(why) if why else "report.json has no trap trial, ruled_out, seeds or fidelity"
-    )
+    said = bool(about)
     distance = ("not the blog recipe" if avoided else "the pick IS the blog recipe") + (
-        "; explained" if said else "; not explained"
+        "; explained" if said else "; report.json does not say why"
     )
     return {"goal": name, "met": avoided and said, "distance": distance, "detail": detail}
 
@@ -264,6 +301,8 @@ def goal_trap(
 
 def _rule_matches(rule: object, choice: Mapping[str, Any]) -> bool | None:
     """Whether a ``ruled_out`` entry covers a grid point; None when its shape is unknown."""
+    if isinstance(rule, Mapping) and isinstance(rule.get("what"), str):
+        return _what_matches(rule["what"], choice)
     if isinstance(rule, Mapping):
         key = rule.get("param") or rule.get("key") or rule.get("setting")
         values = rule.get("values", rule.get("value"))
@@ -276,6 +315,20 @@ def _rule_matches(rule: object, choice: Mapping[str, Any]) -> bool | None:
             return all(
                 choice.get(k) in (v if isinstance(v, list) else [v]) for k, v in rule.items()
             )
+    return None
+
+
+def _what_matches(what: str, choice: Mapping[str, Any]) -> bool | None:
+    """The priors' wording (tuner/optimize/priors.py): ``pool threads, gevent``, ``concurrency
+    outside 2..4``; None for any other (e.g. limits kept at none, which no grid here varies)."""
+    pools = re.fullmatch(r"pool (.+)", what.strip())
+    if pools:
+        return choice.get("pool") in [p.strip() for p in pools.group(1).split(",")]
+    outside = re.fullmatch(r"concurrency outside (\d+)\.\.(\d+)", what.strip())
+    if outside:
+        n = choice.get("concurrency")
+        n = os.cpu_count() or 1 if n is None else n
+        return not int(outside.group(1)) <= int(n) <= int(outside.group(2))
     return None
 
 
@@ -330,6 +383,11 @@ def savings(seed: Mapping[str, Any], points: Sequence[Mapping[str, Any]]) -> dic
     if ruled not in (None, [], {}):
         out["ruled_out"] = ruled
         out["ruled_out_grid_points"] = ruled_out_points(ruled, points)
+    fidelity = report.get("fidelity")
+    if isinstance(fidelity, Mapping):
+        out["fidelity"] = {
+            k: fidelity.get(k) for k in ("screened_out", "seconds_saved") if k in fidelity
+        }
     confirmation = report.get("confirmation") or {}
     out["confirmation"] = {
         "chosen": confirmation.get("chosen"),
@@ -471,10 +529,24 @@ def _savings_lines(res: Mapping[str, Any]) -> list[str]:
             parts.append(f"space size {brief(sv['space_size'])}")
         if "ruled_out" in sv:
             n = sv.get("ruled_out_grid_points")
-            covered = f" ({n} of the grid's points)" if n is not None else ""
-            parts.append(f"ruled out{covered}: {brief(sv['ruled_out'], 200)}")
+            covered = f" ({n} of the grid's {res['grid_size']} points)" if n is not None else ""
+            ruled = sv["ruled_out"]
+            items = (
+                [r.get("what") for r in ruled if isinstance(r, Mapping)]
+                if isinstance(ruled, list)
+                else []
+            )
+            shown = "; ".join(str(i) for i in items if i) or brief(ruled, 200)
+            parts.append(f"the priors ruled out{covered}: {shown}")
         else:
             parts.append("report.json has no `ruled_out`")
+        screening = sv.get("fidelity") or {}
+        if screening.get("screened_out"):
+            saved = screening.get("seconds_saved")
+            secs = (
+                f", {saved:.0f} s of measurement saved" if isinstance(saved, (int, float)) else ""
+            )
+            parts.append(f"{screening['screened_out']} trial(s) screened out early{secs}")
         found = sv.get("first_found") or {}
         if found.get("trial") is None:
             parts.append(f"the pick: {found.get('origin')}")
