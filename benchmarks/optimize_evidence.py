@@ -556,7 +556,7 @@ def _savings_lines(res: Mapping[str, Any]) -> list[str]:
                 f"the search's best was trial {sv.get('search_best_trial')}"
             )
         confirmation = sv.get("confirmation") or {}
-        if confirmation.get("reason"):
+        if confirmation.get("reason") and confirmation.get("chosen") != "tuned":
             parts.append(
                 f"confirmation ({confirmation.get('rounds')} rounds): {confirmation['reason']}"
             )
