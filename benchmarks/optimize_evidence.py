@@ -383,6 +383,9 @@ def savings(seed: Mapping[str, Any], points: Sequence[Mapping[str, Any]]) -> dic
     if ruled not in (None, [], {}):
         out["ruled_out"] = ruled
         out["ruled_out_grid_points"] = ruled_out_points(ruled, points)
+    left = [str(n) for n in report.get("notes") or [] if "left out" in str(n)]
+    if left:
+        out["seeds_left_out"] = left  # e.g. no room in the budget, or a baseline's twin
     fidelity = report.get("fidelity")
     if isinstance(fidelity, Mapping):
         out["fidelity"] = {
@@ -526,7 +529,15 @@ def _savings_lines(res: Mapping[str, Any]) -> list[str]:
             decision = str(probe.get("decision") or "not run")
             parts.append(decision if decision.startswith("GIL probe") else f"GIL probe: {decision}")
         if "space_size" in sv:
-            parts.append(f"space size {brief(sv['space_size'])}")
+            size = sv["space_size"]
+
+            def points(n: object) -> str:
+                return f"{n:g}" if isinstance(n, (int, float)) else "unbounded"
+
+            parts.append(
+                f"search space {points(size.get('searched'))} points "
+                f"(default space {points(size.get('default'))})"
+            )
         if "ruled_out" in sv:
             n = sv.get("ruled_out_grid_points")
             covered = f" ({n} of the grid's {res['grid_size']} points)" if n is not None else ""
@@ -540,6 +551,7 @@ def _savings_lines(res: Mapping[str, Any]) -> list[str]:
             parts.append(f"the priors ruled out{covered}: {shown}")
         else:
             parts.append("report.json has no `ruled_out`")
+        parts += sv.get("seeds_left_out") or []
         screening = sv.get("fidelity") or {}
         if screening.get("screened_out"):
             saved = screening.get("seconds_saved")
