@@ -1,57 +1,140 @@
-"""Evidence for ``celery-tune optimize``: its pick against the baselines and an exhaustive grid.
+"""Evidence for ``celery-tune optimize`` (issue #11): its picks against an exhaustive grid and the
+baselines, each re-measured side by side.
 
-For each reference workload, in one run:
+Three cases, each a workload with its own objective:
 
-1. ``celery-tune optimize`` with a budget of N trials (its default search space, its two baseline
-   trials included in N, its confirmation as a user gets it);
-2. an exhaustive grid over a reduced space (Optuna's BruteForceSampler): the oracle;
-3. one interleaved comparison, ``--rounds`` times: Celery's defaults, the blog recipe, the docs'
-   long-task recipe, optimize's pick and the grid's best.
+* ``cpu-heavy-tail``: p99 at 60% load (``--objective p99 --load 0.6``: the open-loop rate is 0.6 x
+  the capacity of Celery's defaults, see ``open_rate`` in tuner/optimize/search.py);
+* ``native``: throughput under a ``--max-rss`` that binds: 75% of the peak RSS of Celery's defaults
+  (prefork, one child per CPU) measured in the same run, so threads or fewer children must win;
+* ``mixed``: throughput.
 
-Goals: the pick is at least as good as every baseline on the objective (throughput) within the
-noise; it is within 5% of the oracle using at most 25% of the grid's trials; on ``cpu`` its
-throughput is at least 90% of the physical limit (CPUs / mean task CPU seconds).
+For each case, in one run:
 
-    python benchmarks/bench_optimize.py            # full: ~1 hour on 2 CPUs
-    python benchmarks/bench_optimize.py --quick    # ~15 minutes
+1. ``celery-tune optimize`` as a user runs it, once per seed (``--seeds``), with a budget of a
+   quarter of the grid's size (its baseline and seed trials included), its own default space, its
+   GIL probe and expert seeds on (when this build has them), its confirmation capped at
+   ``--confirm`` rounds;
+2. an exhaustive grid over a reduced space (Optuna's BruteForceSampler), measured once: the oracle
+   (its best feasible point);
+3. one interleaved comparison, ``--rounds`` times (order reversed every other round): Celery's
+   defaults, the blog recipe, the docs' long-task recipe, the oracle's best and each seed's pick.
 
-Writes ``docs/optimize-benchmark.md`` (the table), ``.json`` (every figure) and two SVG plots.
+Goals, per seed, each printed as met/missed with its distance:
+
+1. the pick is within 5% of the oracle on the objective, with at most 25% of the grid's trials;
+2. it is never worse than Celery's defaults beyond the noise (the paired t interval of
+   ``optimize``'s confirmation, tuner/optimize/confirm.py and stats.py);
+3. it avoids the blog recipe's trap: the pick is not the blog recipe, and report.json says why
+   (trials tagged ``trap``, its ``seeds``/``ruled_out``/``fidelity`` keys; read defensively).
+
+It also reports what the GIL probe and the expert seeds saved: the grid points they ruled out and
+the trial at which each pick was first found (baseline, seed or TPE).
+
+    python benchmarks/bench_optimize.py                  # ~32 minutes on 2 CPUs (estimate printed)
+    python benchmarks/bench_optimize.py --quick          # ~10 minutes
+    python benchmarks/bench_optimize.py --workloads native --seeds 0 --grid tiny.toml --seconds 2
+
+Writes ``docs/optimize-benchmark.md`` (``-quick.md`` with ``--quick``), ``.json`` (every figure)
+and an SVG plot.  Run it on a quiet machine: the table notes every case whose 1-minute load
+average exceeded 1.5.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import io
 import json
-import math
 import os
 import shlex
 import signal
-import statistics
 import sys
 import tempfile
 import time
+import warnings
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-WORKLOADS = ("cpu", "cpu-heavy-tail", "io", "mixed")
-FULL_GRID = """\
-pool = ["prefork", "threads"]
-concurrency = [1, 2, 3, 4, 6, 8]
-prefetch_multiplier = [1, 2, 4, 8, 16]
-acks_late = false
-"""
-QUICK_GRID = """\
-pool = ["prefork", "threads"]
-concurrency = [1, 2, 4, 8]
-prefetch_multiplier = [1, 4, 16]
-acks_late = false
-"""
-LABELS = ("celery-default", "blog-recipe", "docs-long-tasks", "optimize", "grid-oracle")
+from optimize_evidence import (  # noqa: E402 (after sys.path)
+    ORACLE,
+    SHARE,
+    config_key,
+    describe_config,
+    first_found,
+    goal_not_worse,
+    goal_quality,
+    goal_trap,
+    markdown,
+    origin,
+    savings,
+    summarise,
+    svg_bars,
+    trap_explanation,
+)
+
+if TYPE_CHECKING:
+    from tuner.bench.broker import Broker
+    from tuner.bench.config import WorkerConfig
+    from tuner.optimize.objectives import Goal
+
+BASELINES = ("celery-default", "blog-recipe", "docs-long-tasks")
+RUN_OVERHEAD = 5.0  # s per run beyond warm-up + measurement (start, drain, stop the workers)
+PROBE_COST = 4 + 1.5 + RUN_OVERHEAD  # the GIL probe: tuner/optimize/probe.py's defaults
+
+
+@dataclass(frozen=True)
+class Case:
+    """One workload, its objective, its constraint and its reduced grid."""
+
+    workload: str
+    objective: str  # "throughput" or "p99"
+    grid: str
+    quick_grid: str
+    load: float | None = None  # p99: offered load, a fraction of Celery defaults' capacity
+    rss_share: float | None = None  # --max-rss = this x the defaults' peak RSS (same run)
+
+    def describe(self) -> str:
+        if self.objective == "p99":
+            return f"p99 at {self.load:.0%} of Celery defaults' capacity"
+        if self.rss_share is not None:
+            return f"throughput under --max-rss = {self.rss_share:.0%} of Celery defaults' peak RSS"
+        return "throughput"
+
+
+CASES: dict[str, Case] = {
+    "cpu-heavy-tail": Case(
+        "cpu-heavy-tail",
+        "p99",
+        load=0.6,
+        grid='pool = ["prefork", "threads"]\nconcurrency = [2, 4]\n'
+        "prefetch_multiplier = [1, 4]\nacks_late = [false, true]\n",
+        quick_grid='pool = ["prefork", "threads"]\nconcurrency = [2, 4]\n'
+        "prefetch_multiplier = [1, 4]\nacks_late = false\n",
+    ),
+    "native": Case(
+        "native",
+        "throughput",
+        rss_share=0.75,
+        grid='pool = ["prefork", "threads"]\nconcurrency = [1, 2, 4, 8]\n'
+        "prefetch_multiplier = [1, 4]\nacks_late = false\n",
+        quick_grid='pool = ["prefork", "threads"]\nconcurrency = [1, 2, 4, 8]\n'
+        "prefetch_multiplier = 4\nacks_late = false\n",
+    ),
+    "mixed": Case(
+        "mixed",
+        "throughput",
+        grid='pool = ["prefork", "threads"]\nconcurrency = [2, 4, 8, 16]\n'
+        "prefetch_multiplier = [1, 4]\nacks_late = false\n",
+        quick_grid='pool = ["prefork", "threads"]\nconcurrency = [2, 4, 8, 16]\n'
+        "prefetch_multiplier = 4\nacks_late = false\n",
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -60,362 +143,511 @@ class Settings:
     seconds: float
     warmup: float
     rounds: int
-    grid: str
-    seed: int
+    confirm: int
+    seeds: tuple[int, ...]
+    grid_file: str | None = None  # overrides every case's grid (smoke tests)
 
-    @property
-    def grid_size(self) -> int:
+    def grid_text(self, case: Case) -> str:
+        if self.grid_file:
+            return Path(self.grid_file).read_text()
+        return case.quick_grid if self.quick else case.grid
+
+    def grid_size(self, case: Case) -> int:
         from tuner.optimize.space import grid_size
         from tuner.optimize.spacefile import parse_space
 
-        return int(grid_size(parse_space(self.grid)))
+        return int(grid_size(parse_space(self.grid_text(case))))
 
-    @property
-    def budget(self) -> int:
-        return max(1, self.grid_size // 4)
+    def budget(self, case: Case) -> int:
+        return max(1, int(self.grid_size(case) * SHARE))
+
+    def as_dict(self) -> dict[str, object]:
+        return dataclasses.asdict(self)
 
 
 def log(text: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
 
 
-def run_optimize(workload: str, s: Settings, work: Path) -> tuple[dict[str, Any], Any]:
-    """The product as a user runs it; returns its report.json and its pick's WorkerConfig."""
-    from tuner.commands.optimize import OptimizeOptions, optimize
-    from tuner.optimize.baselines import worker_config
+def estimate(case: Case, s: Settings) -> float:
+    """Seconds the case should take on a quiet machine (runs x their length, plus the probe)."""
+    from tuner.bench.workloads import preset
 
-    out = work / workload / "optimize"
-    options = OptimizeOptions(
-        workload=workload,
-        trials=s.budget,
-        confirm=s.rounds,
-        trial_seconds=s.seconds,
-        warmup=s.warmup,
-        out=str(out),
-        study_name=f"bench-{workload}",
-        seed=s.seed,
-    )
-    stdout, stderr = io.StringIO(), io.StringIO()
+    run = s.warmup + s.seconds + RUN_OVERHEAD
+    seeds = len(s.seeds)
+    runs = s.grid_size(case) + seeds * (s.budget(case) + 2 * s.confirm)
+    runs += s.rounds * (len(BASELINES) + 1 + seeds)
+    runs += 1 if case.rss_share is not None else 0
+    probe = seeds * PROBE_COST if preset(case.workload).kind == "cpu" else 0.0
+    return runs * run + probe
+
+
+# -- the product: optimize, as a user runs it ---------------------------------------------------
+
+
+class Tee(io.StringIO):
+    """Keeps what optimize writes and shows it, indented, as it comes."""
+
+    def write(self, text: str) -> int:
+        sys.stderr.write("".join(f"    {line}" for line in text.splitlines(keepends=True)))
+        return super().write(text)
+
+
+def optimize_options(case: Case, s: Settings, seed: int, max_rss: float | None, out: Path) -> Any:
+    """OptimizeOptions for one seed; ``probe``/``seeds`` are passed when this build has them."""
+    from tuner.commands.optimize import OptimizeOptions
+
+    kwargs: dict[str, Any] = {
+        "workload": case.workload,
+        "objective": case.objective,
+        "load": case.load,
+        "max_rss": max_rss,
+        "trials": s.budget(case),
+        "confirm": s.confirm,
+        "trial_seconds": s.seconds,
+        "warmup": s.warmup,
+        "out": str(out),
+        "study_name": f"bench-{case.workload}-seed{seed}",
+        "seed": seed,
+        "progress": False,
+    }
+    names = {f.name for f in dataclasses.fields(OptimizeOptions)}
+    for flag in ("probe", "seeds"):
+        if flag in names:
+            kwargs[flag] = True
+    return OptimizeOptions(**kwargs)
+
+
+def study_trials(out: Path, name: str) -> list[dict[str, Any]]:
+    """Every trial of the seed's study, from its storage, with user attributes (tags)."""
+    import optuna
+
+    from tuner.optimize.storages import default_url
+
+    try:
+        study = optuna.load_study(study_name=name, storage=default_url(out))
+    except Exception as exc:  # the report still says a lot; the tags are a bonus
+        log(f"  could not read the study back ({exc}); trial origins unknown")
+        return []
+    return [
+        {
+            "number": t.number,
+            "state": t.state.name,
+            "values": t.values,
+            "user_attrs": {k: v for k, v in t.user_attrs.items() if k not in ("runs",)},
+            "enqueued": "fixed_params" in t.system_attrs,
+        }
+        for t in study.get_trials(deepcopy=False)
+    ]
+
+
+def run_optimize(
+    case: Case, s: Settings, seed: int, max_rss: float | None, work: Path
+) -> dict[str, Any]:
+    """One seed of the product; its report, its pick (None if nothing was recommended)."""
+    from tuner.commands.optimize import optimize
+
+    out = work / case.workload / f"seed{seed}"
+    options = optimize_options(case, s, seed, max_rss, out)
+    stdout, stderr = io.StringIO(), Tee()
+    started = time.monotonic()
     code = optimize(options, out=stdout, err=stderr)
-    if code != 0:
-        raise SystemExit(f"optimize failed on {workload} (exit {code}):\n{stderr.getvalue()}")
-    report = json.loads((out / "report.json").read_text())
-    choice = report["pick"]["choice"]
-    config = worker_config(choice, "optimize")
-    return report, config
+    seconds = time.monotonic() - started
+    if code not in (0, 1):
+        raise SystemExit(f"optimize failed on {case.workload} (exit {code}):\n{stderr.getvalue()}")
+    report_path = out / "report.json"
+    report: dict[str, Any] = json.loads(report_path.read_text()) if report_path.exists() else {}
+    trials = study_trials(out, options.study_name)
+    pick = report.get("pick") or None
+    config = None
+    found: dict[str, Any] = {"trial": None, "origin": "nothing recommended"}
+    if pick:
+        from tuner.optimize.baselines import worker_config
+
+        config = worker_config(pick["choice"], f"pick seed {seed}").as_dict()
+        found = first_found(trials, config)
+    return {
+        "seed": seed,
+        "exit": code,
+        "seconds": seconds,
+        "stdout": stdout.getvalue(),
+        "report": report,
+        "trials": trials,
+        "pick": config,
+        "first_found": found,
+    }
 
 
-def run_grid(workload: str, s: Settings, work: Path) -> tuple[list[dict[str, Any]], Any]:
-    """Every point of the reduced space, measured like a trial; returns them and the best."""
+# -- the oracle ---------------------------------------------------------------------------------
+
+
+def run_grid(
+    case: Case, s: Settings, goal: Goal, rate: float | None, broker: Broker, work: Path
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """Every point of the reduced space, measured like a trial; returns them and the best
+    feasible one's WorkerConfig (as a dict), or None when no point was feasible."""
     import optuna
 
     from tuner.bench.errors import BenchError
+    from tuner.bench.workloads import preset
     from tuner.optimize.baselines import worker_config
     from tuner.optimize.measure import Plan
     from tuner.optimize.objectives import TrialObjective
-    from tuner.optimize.setup import OptimizeOptions, resolve
+    from tuner.optimize.select import pick
+    from tuner.optimize.spacefile import load_space
 
-    space_file = work / "grid.toml"
-    space_file.write_text(s.grid)
-    setup = resolve(
-        OptimizeOptions(
-            workload=workload, space=str(space_file), trial_seconds=s.seconds, warmup=s.warmup
-        )
-    )
-    plan = Plan(setup.goal, s.seconds, s.warmup, seed=s.seed)
+    path = work / case.workload / "grid.toml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(s.grid_text(case))
+    size = s.grid_size(case)
     objective = TrialObjective(
-        space=setup.space,
-        goal=setup.goal,
-        workload=setup.workload,
-        plan=plan,
-        broker=setup.broker,
+        space=load_space(str(path)),
+        goal=goal,
+        workload=preset(case.workload),
+        plan=Plan(goal, s.seconds, s.warmup, rate, seed=s.seeds[0]),
+        broker=broker,
         baselines={},
         make_config=lambda choice, label: worker_config(choice, label),
         prune=False,
     )
     optuna.logging.set_verbosity(optuna.logging.ERROR)
-    study = optuna.create_study(
-        direction="maximize", sampler=optuna.samplers.BruteForceSampler(seed=s.seed)
-    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        sampler = optuna.samplers.BruteForceSampler(seed=s.seeds[0])
+    study = optuna.create_study(direction=goal.directions[0], sampler=sampler)
+    metric = case.objective
 
     def progress(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        value = f"{trial.value:.1f}/s" if trial.value is not None else trial.state.name
-        log(f"  grid {trial.number + 1}/{s.grid_size} {trial.params}: {value}")
+        shown = f"{metric} {trial.value:.4g}" if trial.value is not None else trial.state.name
+        broken = [k for k, v in (trial.user_attrs.get("constraints") or {}).items() if v > 0]
+        flag = f" (infeasible: {', '.join(broken)})" if broken else ""
+        log(f"  grid {trial.number + 1}/{size} {trial.params}: {shown}{flag}")
 
     study.optimize(
-        objective, n_trials=s.grid_size + 5, catch=(BenchError, ValueError), callbacks=[progress]
+        objective, n_trials=size + 5, catch=(BenchError, ValueError, OSError), callbacks=[progress]
     )
+    best = pick(study, goal)
     points = [
         {
-            "params": t.params,
+            "number": t.number,
+            "params": dict(t.params),
+            "choice": t.user_attrs.get("choice"),
             "value": t.value,
             "state": t.state.name,
+            "constraints": t.user_attrs.get("constraints"),
+            "feasible": t.state.name == "COMPLETE" and all(v <= 0 for v in t.constraints.values()),
             "metrics": t.user_attrs.get("metrics"),
+            "best": best is not None and t.number == best.number,
         }
         for t in study.trials
     ]
-    best = study.best_trial
-    from tuner.optimize.space import DEFAULTS
-
-    choice = {**DEFAULTS, **{k: v for k, v in best.user_attrs["choice"].items() if k in DEFAULTS}}
-    return points, worker_config(choice, "grid-oracle")
+    if best is None:
+        return points, None
+    return points, worker_config(best.user_attrs["choice"], ORACLE).as_dict()
 
 
-def compare_all(workload: str, configs: list[Any], s: Settings) -> dict[str, list[dict[str, Any]]]:
-    from tuner.bench.broker import Broker
+# -- the measurements the case needs before the search ------------------------------------------
+
+
+def rss_reference(s: Settings, broker: Broker, workload: str) -> dict[str, Any]:
+    """Peak RSS of Celery's defaults (prefork, one child per CPU) on ``workload``: one run."""
+    from tuner.bench.config import baseline
+    from tuner.bench.workloads import preset
+    from tuner.optimize.measure import Plan, measure, merge
+    from tuner.optimize.objectives import Goal
+
+    config = baseline("celery-default")
+    metrics = merge(measure(config, preset(workload), Plan(Goal(), s.seconds, s.warmup), broker))
+    rss = metrics.get("rss_peak_mb")
+    if not isinstance(rss, (int, float)) or not rss > 0:
+        raise SystemExit(f"{workload}: the reference run measured no peak RSS")
+    return {
+        "config": f"prefork c={config.effective_concurrency()} (Celery's defaults)",
+        "rss_peak_mb": float(rss),
+        "throughput": metrics.get("throughput"),
+    }
+
+
+def open_rate(case: Case, seeds: Sequence[Mapping[str, Any]], broker: Broker) -> float | None:
+    """The comparison's open-loop rate: the first seed's study rate (the same rule every seed
+    used: ``--load`` x the capacity of Celery's defaults), else measured the same way."""
+    if case.objective != "p99":
+        return None
+    for seed in seeds:
+        rate = ((seed.get("report") or {}).get("plan") or {}).get("open_rate")
+        if isinstance(rate, (int, float)) and rate > 0:
+            return float(rate)
+    from tuner.bench.config import baseline
+    from tuner.bench.runner import measure_capacity
+    from tuner.bench.workloads import preset
+
+    capacity = measure_capacity(baseline("celery-default"), preset(case.workload), broker)
+    return (case.load or 0.7) * capacity.rate
+
+
+# -- the side-by-side comparison ----------------------------------------------------------------
+
+
+def compare_side_by_side(
+    entries: Sequence[tuple[str, Mapping[str, Any]]],
+    case: Case,
+    s: Settings,
+    goal: Goal,
+    rate: float | None,
+    broker: Broker,
+) -> tuple[dict[str, list[dict[str, Any]]], dict[str, str]]:
+    """Measure each distinct configuration ``--rounds`` times, interleaved; identical
+    configurations (e.g. a pick that is Celery's defaults) share one set of runs.  Returns the
+    runs by label and which label's runs each label shares."""
+    from tuner.bench.config import WorkerConfig
     from tuner.bench.workloads import preset
     from tuner.optimize.confirm import measure_rounds
     from tuner.optimize.measure import Plan
+
+    shares: dict[str, str] = {}
+    distinct: dict[tuple[object, ...], WorkerConfig] = {}
+    for label, config in entries:
+        key = config_key(config)
+        if key not in distinct:
+            fields = {f.name for f in dataclasses.fields(WorkerConfig)}
+            values = {k: v for k, v in config.items() if k in fields}
+            distinct[key] = WorkerConfig(**{**values, "label": label})
+        shares[label] = distinct[key].label
+    plan = Plan(goal, s.seconds, s.warmup, rate, seed=s.seeds[0])
+    metric = case.objective
+
+    def on_run(r: int, label: str, m: Mapping[str, Any]) -> None:
+        value = m.get(metric)
+        shown = f"{value:.4g}" if isinstance(value, (int, float)) else "-"
+        rss = m.get("rss_peak_mb") or 0
+        log(f"  round {r + 1} {label}: {metric} {shown}, peak RSS {rss:.0f} MB")
+
+    runs = measure_rounds(
+        list(distinct.values()), preset(case.workload), plan, broker, s.rounds, on_run=on_run
+    )
+    return {label: runs[shares[label]] for label, _ in entries}, shares
+
+
+# -- one case -----------------------------------------------------------------------------------
+
+
+def loadavg() -> float:
+    return os.getloadavg()[0]
+
+
+def bench_case(case: Case, s: Settings, work: Path, broker: Broker) -> dict[str, Any]:
+    from tuner.bench.config import baseline
     from tuner.optimize.objectives import Goal
 
-    plan = Plan(Goal(), s.seconds, s.warmup, seed=s.seed)
-
-    def on_run(r: int, label: str, m: Any) -> None:
-        tput, p99 = m.get("throughput") or 0, m.get("p99") or 0
-        log(f"  round {r + 1} {label}: {tput:.1f}/s p99 {p99:.3f}s")
-
-    return measure_rounds(configs, preset(workload), plan, Broker(), s.rounds, on_run=on_run)
-
-
-def median(runs: list[dict[str, Any]], key: str) -> float | None:
-    values = [r[key] for r in runs if r.get(key) is not None]
-    return statistics.median(values) if values else None
-
-
-def bench_workload(workload: str, s: Settings, work: Path) -> dict[str, Any]:
-    from tuner.bench.config import baseline
-    from tuner.bench.workloads import preset
-    from tuner.optimize.confirm import compare
-
     started = time.monotonic()
-    load_before = os.getloadavg()
-    log(f"{workload}: optimize, {s.budget} trials (load average {load_before[0]:.2f})")
-    report, pick = run_optimize(workload, s, work)
-    log(f"{workload}: optimize picked {report['pick']['source']}: {report['pick']['choice']}")
-    log(f"{workload}: grid of {s.grid_size}")
-    points, oracle = run_grid(workload, s, work)
-    configs = [baseline(name) for name in LABELS[:3]] + [pick, oracle]
-    log(f"{workload}: interleaved comparison, {s.rounds} rounds")
-    runs = compare_all(workload, configs, s)
-    w = preset(workload)
-    limit = None
-    if w.kind == "cpu" and w.mean_cpu_seconds:
-        from tuner.bench.runner import available_cpus
+    load_before = loadavg()
+    log(
+        f"{case.workload}: {case.describe()} (load average {load_before:.2f}); "
+        f"estimate {estimate(case, s) / 60:.0f} min"
+    )
+    reference = None
+    max_rss = None
+    if case.rss_share is not None:
+        reference = rss_reference(s, broker, case.workload)
+        max_rss = round(case.rss_share * reference["rss_peak_mb"], 1)
+        log(
+            f"{case.workload}: {reference['config']} peak RSS {reference['rss_peak_mb']:.0f} MB: "
+            f"--max-rss {max_rss:g}"
+        )
+    goal = Goal((case.objective,), None, max_rss)
+    seeds = []
+    for seed in s.seeds:
+        log(f"{case.workload}: optimize seed {seed}, {s.budget(case)} trials, confirm {s.confirm}")
+        result = run_optimize(case, s, seed, max_rss, work)
+        shown = describe_config(result["pick"]) if result["pick"] else "nothing"
+        log(
+            f"{case.workload}: seed {seed} picked {shown} (exit {result['exit']}, "
+            f"first found: {result['first_found']})"
+        )
+        seeds.append(result)
+    rate = open_rate(case, seeds, broker)
+    if rate is not None:
+        log(f"{case.workload}: open-loop rate {rate:.1f} tasks/s for the grid and the comparison")
+    log(f"{case.workload}: grid of {s.grid_size(case)}")
+    points, oracle = run_grid(case, s, goal, rate, broker, work)
+    entries: list[tuple[str, Mapping[str, Any]]] = [
+        (name, baseline(name).as_dict()) for name in BASELINES
+    ]
+    if oracle is not None:
+        entries.append((ORACLE, oracle))
+    entries += [(f"seed {r['seed']}", r["pick"]) for r in seeds if r["pick"] is not None]
+    log(f"{case.workload}: side by side, {s.rounds} rounds: {', '.join(e[0] for e in entries)}")
+    runs, shares = compare_side_by_side(entries, case, s, goal, rate, broker)
+    from tuner.optimize.feasibility import violations_over
 
-        limit = available_cpus() / w.mean_cpu_seconds
     rows = {}
-    for label in LABELS:
+    for label, config in entries:
         rows[label] = {
-            "throughput": median(runs[label], "throughput"),
-            "p99": median(runs[label], "p99"),
-            "config": next(c for c in configs if c.label == label).as_dict(),
+            "config": dict(config),
+            "shares_runs_of": shares[label] if shares[label] != label else None,
+            case.objective: summarise(runs[label], case.objective),
+            "throughput": summarise(runs[label], "throughput"),
+            "p99": summarise(runs[label], "p99"),
+            "rss_peak_mb": summarise(runs[label], "rss_peak_mb"),
+            "broken": violations_over(runs[label], goal),
         }
-    rows["optimize"]["trials"] = len(report["trials"])
-    rows["grid-oracle"]["trials"] = len(points)
-    goals = {}
-    for label in LABELS[:3]:
-        verdict = compare(runs["optimize"], runs[label], label, ["throughput"])
-        goals[f"not worse than {label}"] = {
-            "met": verdict.winner != "baseline",
-            "detail": verdict.describe(),
-        }
-    vs_oracle = compare(runs["optimize"], runs["grid-oracle"], "grid-oracle", ["throughput"])
-    ratio = vs_oracle.ratios["throughput"].median
-    goals["within 5% of the grid oracle"] = {"met": ratio >= 0.95, "detail": vs_oracle.describe()}
-    goals["at most 25% of the grid's trials"] = {
-        "met": rows["optimize"]["trials"] <= 0.25 * len(points),
-        "detail": f"{rows['optimize']['trials']} of {len(points)}",
-    }
-    if workload == "cpu" and limit:
-        tput = rows["optimize"]["throughput"] or 0.0
-        goals["at least 90% of the CPU limit"] = {
-            "met": tput >= 0.9 * limit,
-            "detail": f"{tput:.1f} of {limit:.1f} tasks/s ({tput / limit:.0%})",
-        }
+    goals = []
+    for r in seeds:
+        label = f"seed {r['seed']}"
+        pick_runs = runs.get(label)
+        trials = len((r["report"] or {}).get("trials") or r["trials"])
+        same_oracle = oracle is not None and label in shares and shares[label] == shares[ORACLE]
+        same_default = label in shares and shares[label] == shares["celery-default"]
+        quality = goal_quality(
+            case.objective, pick_runs, runs.get(ORACLE), same_oracle, trials, len(points), goal
+        )
+        worse = goal_not_worse(
+            case.objective, pick_runs, runs["celery-default"], same_default, goal
+        )
+        trap = goal_trap(r["pick"], baseline("blog-recipe").as_dict(), trap_explanation(r))
+        for g in (quality, worse, trap):
+            goals.append({"seed": r["seed"], **g})
+    load_after = loadavg()
     return {
-        "workload": workload,
+        "workload": case.workload,
+        "objective": case.objective,
+        "case": case.describe(),
+        "max_rss": max_rss,
+        "rss_reference": reference,
+        "open_rate": rate,
         "rows": rows,
         "runs": runs,
         "goals": goals,
-        "cpu_limit": limit,
         "grid": points,
-        "optimize_report": {k: report[k] for k in ("pick", "improvement", "trials")},
+        "grid_size": s.grid_size(case),
+        "grid_space": s.grid_text(case),
+        "budget": s.budget(case),
+        "seeds": [
+            {
+                "seed": r["seed"],
+                "exit": r["exit"],
+                "seconds": r["seconds"],
+                "pick": r["pick"],
+                "savings": savings(r, points),
+                "trials": [
+                    {
+                        "number": t["number"],
+                        "state": t["state"],
+                        "values": t["values"],
+                        "origin": origin(t),
+                        "config": (t.get("user_attrs") or {}).get("config"),
+                    }
+                    for t in r["trials"]
+                ],
+                "report": {
+                    k: r["report"].get(k)
+                    for k in (
+                        "pick",
+                        "unconfirmed_pick",
+                        "improvement",
+                        "gil_probe",
+                        "notes",
+                        "plan",
+                        "space_size",
+                        "ruled_out",
+                        "seeds",
+                        "fidelity",
+                    )
+                    if k in r["report"]
+                },
+            }
+            for r in seeds
+        ],
         "seconds": time.monotonic() - started,
-        "load_average": {"before": load_before, "after": os.getloadavg()},
+        "estimate_seconds": estimate(case, s),
+        "load_average": {"before": load_before, "after": load_after},
     }
 
 
-# -- output ---------------------------------------------------------------------------------------
+# -- command line -------------------------------------------------------------------------------
 
 
-def _r(value: float | None, base: float | None) -> str:
-    if value is None or not base:
-        return "-"
-    return f"{value / base:.2f}"
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="grids of 8, 1 seed, short runs")
+    parser.add_argument("--workloads", default=",".join(CASES), help="comma-separated cases")
+    parser.add_argument("--seeds", help="comma-separated optimize seeds (default 0,1,2; quick 0)")
+    parser.add_argument("--seconds", type=float, help="measured seconds per run (3; quick 2)")
+    parser.add_argument("--warmup", type=float, help="warm-up seconds per run (1)")
+    parser.add_argument("--rounds", type=int, help="side-by-side rounds (3; quick 2)")
+    parser.add_argument("--confirm", type=int, help="optimize's confirmation rounds (3; quick 2)")
+    parser.add_argument("--grid", metavar="FILE", help="one grid (space TOML) for every case")
+    parser.add_argument("--out", default=str(ROOT / "docs"), help="where the table and plot go")
+    parser.add_argument("--from-json", metavar="FILE", help="re-render an earlier run's JSON")
+    parser.add_argument("--estimate", action="store_true", help="print the estimate and stop")
+    return parser.parse_args(argv)
 
 
-def markdown(results: list[dict[str, Any]], s: Settings, command: str) -> str:
-    lines = [
-        "# `celery-tune optimize`: benchmark",
-        "",
-        "Regenerate with:",
-        "",
-        f"    {command}",
-        "",
-        f"Machine: {results[0]['env']['cpus']:g} CPUs, Python {results[0]['env']['python']}, "
-        f"Celery {results[0]['env']['celery']}; embedded broker; objective: throughput "
-        f"(saturating load); {s.seconds:g} s measured per run after {s.warmup:g} s of warm-up; "
-        f"comparison: {s.rounds} interleaved rounds, medians.  Grid: {s.grid_size} points "
-        f"(`{' '.join(s.grid.split())}`); optimize's budget: {s.budget} trials (its two "
-        "baseline trials included), its own default space.",
-        "",
-        "Table: medians over the rounds, and ratios of those medians to Celery's defaults "
-        "(measured in the same rounds).  Goals: the geometric mean of the per-round paired "
-        "ratios and its confidence interval, with the test of `optimize`'s confirmation (a "
-        "difference counts when a paired t interval of the log-ratios excludes 1 and the ratio "
-        "moves at least 5%; docs/optimize.md).  p99 under a saturating load "
-        "mostly measures the backlog the load keeps, so it is shown, not judged.",
-        "",
-        "| workload | config | throughput/s | x defaults | p99 s | x defaults | trials |",
-        "|---|---|---:|---:|---:|---:|---:|",
-    ]
-    for res in results:
-        base = res["rows"]["celery-default"]
-        for label in LABELS:
-            row = res["rows"][label]
-            tput, p99 = row["throughput"], row["p99"]
-            lines.append(
-                f"| {res['workload']} | {label} | {tput or 0:.1f} | {_r(tput, base['throughput'])} "
-                f"| {p99 or 0:.3f} | {_r(p99, base['p99'])} | {row.get('trials', '-')} |"
-            )
-    loads = ", ".join(
-        f"{r['workload']} {r['load_average']['before'][0]:.1f}/{r['load_average']['after'][0]:.1f}"
-        for r in results
+def settings_from(args: argparse.Namespace) -> Settings:
+    quick = bool(args.quick)
+    seeds = args.seeds or ("0" if quick else "0,1,2")
+    return Settings(
+        quick=quick,
+        seconds=args.seconds or (2.0 if quick else 3.0),
+        warmup=args.warmup if args.warmup is not None else 1.0,
+        rounds=args.rounds or (2 if quick else 3),
+        confirm=args.confirm if args.confirm is not None else (2 if quick else 3),
+        seeds=tuple(int(x) for x in seeds.split(",") if x.strip()),
+        grid_file=args.grid,
     )
-    lines += [
-        "",
-        f"1-minute load average before/after each workload (2 CPUs; other jobs raise it): {loads}.",
-    ]
-    cpus = float(results[0]["env"]["cpus"])
-    busiest = max(
-        max(r["load_average"]["before"][0], r["load_average"]["after"][0]) for r in results
-    )
-    if busiest > cpus:
-        lines += [
-            "",
-            f"**Other jobs shared the machine during this run** (load average up to {busiest:.1f} "
-            f"on {cpus:g} CPUs).  Throughput of CPU-bound work then measures the CPU share left "
-            "over, not the configuration: the CPU-limit goal cannot be met under it, single "
-            "trials mislead the search and the grid alike, and only differences well beyond the "
-            "noise (io, mixed) stand out.  Regenerate on a quiet machine for clean figures.",
-        ]
-    lines += ["", "## Goals", "", "| workload | goal | met | detail |", "|---|---|---|---|"]
-    for res in results:
-        for goal, check in res["goals"].items():
-            met = "yes" if check["met"] else "**no**"
-            lines.append(f"| {res['workload']} | {goal} | {met} | {check['detail']} |")
-    lines += ["", "## Picks", ""]
-    for res in results:
-        pick = res["rows"]["optimize"]["config"]
-        oracle = res["rows"]["grid-oracle"]["config"]
-        lines.append(
-            f"- **{res['workload']}**: optimize: {_cfg(pick)}; grid oracle: {_cfg(oracle)}"
-        )
-    lines += [
-        "",
-        "![throughput](optimize-benchmark-throughput.svg)",
-        "",
-        "![p99](optimize-benchmark-p99.svg)",
-        "",
-    ]
-    return "\n".join(lines)
 
 
-def _cfg(c: dict[str, Any]) -> str:
-    parts = [str(c["pool"])]
-    if c.get("concurrency") is not None:
-        parts.append(f"c={c['concurrency']}")
-    parts.append(f"prefetch={c['prefetch_multiplier']}")
-    if c.get("max_tasks_per_child") is not None:
-        parts.append(f"mtpc={c['max_tasks_per_child']}")
-    if c.get("acks_late"):
-        parts.append("late acks")
-    return "`" + " ".join(parts) + "`"
+def command_of(args: argparse.Namespace, argv: Sequence[str]) -> str:
+    shown = [a for a in argv if not a.startswith("--from-json") and a != args.from_json]
+    return "python benchmarks/bench_optimize.py" + "".join(f" {shlex.quote(a)}" for a in shown)
 
 
-COLOURS = ("#888888", "#c9a227", "#7a9cc6", "#2a7d2a", "#b03a2e")
-
-
-def svg_bars(results: list[dict[str, Any]], metric: str, title: str) -> str:
-    """A grouped bar chart (ratio to Celery's defaults) as a small standalone SVG."""
-    width, height, left, bottom, top = 760, 300, 50, 40, 40
-    groups = len(results)
-    group_w = (width - left - 20) / groups
-    bar_w = group_w / (len(LABELS) + 1)
-    ratios = []
-    for res in results:
-        base = res["rows"]["celery-default"][metric] or math.nan
-        ratios.append([(res["rows"][label][metric] or math.nan) / base for label in LABELS])
-    finite = [v for row in ratios for v in row if math.isfinite(v)]
-    top_value = max([1.2, *finite]) * 1.1
-    scale = (height - bottom - top) / top_value
-    out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        'font-family="sans-serif" font-size="11">',
-        f'<text x="{width / 2}" y="18" text-anchor="middle" font-size="14">{title}</text>',
-    ]
-    y1 = height - bottom - scale
-    out.append(
-        f'<line x1="{left}" x2="{width - 10}" y1="{y1:.1f}" y2="{y1:.1f}" stroke="#444" '
-        'stroke-dasharray="4 3"/>'
-    )
-    out.append(f'<text x="{left - 6}" y="{y1 + 4:.1f}" text-anchor="end">1.0</text>')
-    for g, (res, row) in enumerate(zip(results, ratios, strict=True)):
-        x0 = left + g * group_w
-        for i, value in enumerate(row):
-            if not math.isfinite(value):
-                continue
-            h = value * scale
-            x = x0 + (i + 0.5) * bar_w
-            y = height - bottom - h
-            out.append(
-                f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar_w * 0.9:.1f}" height="{h:.1f}" '
-                f'fill="{COLOURS[i]}"><title>{LABELS[i]}: {value:.2f}</title></rect>'
-            )
-            out.append(
-                f'<text x="{x + bar_w * 0.45:.1f}" y="{y - 3:.1f}" text-anchor="middle" '
-                f'font-size="9">{value:.2f}</text>'
-            )
-        out.append(
-            f'<text x="{x0 + group_w / 2:.1f}" y="{height - bottom + 16}" '
-            f'text-anchor="middle">{res["workload"]}</text>'
-        )
-    for i, label in enumerate(LABELS):
-        x = left + i * 140
-        out.append(f'<rect x="{x}" y="{height - 14}" width="10" height="10" fill="{COLOURS[i]}"/>')
-        out.append(f'<text x="{x + 14}" y="{height - 5}">{label}</text>')
-    out.append("</svg>")
-    return "\n".join(out) + "\n"
+def write_outputs(
+    results: Sequence[Mapping[str, Any]], s: Settings, meta: Mapping[str, Any], out: Path
+) -> str:
+    out.mkdir(parents=True, exist_ok=True)
+    stem = "optimize-benchmark" + ("-quick" if s.quick else "")
+    text = markdown(results, s.as_dict(), meta)
+    if s.quick:
+        text = text.replace("optimize-benchmark-", "optimize-benchmark-quick-")
+    (out / f"{stem}.md").write_text(text)
+    data = {"meta": meta, "settings": s.as_dict(), "results": list(results)}
+    (out / f"{stem}.json").write_text(json.dumps(data, indent=1, default=str) + "\n")
+    (out / f"{stem}-objective.svg").write_text(svg_bars(results))
+    for old in ("throughput", "p99"):  # the plots of the earlier, throughput-only benchmark
+        (out / f"{stem}-{old}.svg").unlink(missing_ok=True)
+    return text
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="smaller grid, shorter runs")
-    parser.add_argument("--workloads", default=",".join(WORKLOADS))
-    parser.add_argument("--out", default=str(ROOT / "docs"), help="where the table and plots go")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument(
-        "--from-json", metavar="FILE", help="re-render the table and plots of an earlier run"
-    )
-    args = parser.parse_args(argv)
-    s = Settings(
-        quick=args.quick,
-        seconds=2.0 if args.quick else 5.0,
-        warmup=1.0 if args.quick else 2.0,
-        rounds=2 if args.quick else 3,
-        grid=QUICK_GRID if args.quick else FULL_GRID,
-        seed=args.seed,
-    )
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parse_args(argv)
+    if args.from_json:
+        data = json.loads(Path(args.from_json).read_text())
+        s = Settings(**{**data["settings"], "seeds": tuple(data["settings"]["seeds"])})
+        print(write_outputs(data["results"], s, data["meta"], Path(args.out)))
+        return 0
+    s = settings_from(args)
+    names = [w.strip() for w in args.workloads.split(",") if w.strip()]
+    unknown = [n for n in names if n not in CASES]
+    if unknown or not s.seeds:
+        print(
+            f"error: unknown case {unknown[0]!r} (use {', '.join(CASES)})"
+            if unknown
+            else "error: --seeds names no seed",
+            file=sys.stderr,
+        )
+        return 2
+    cases = [CASES[n] for n in names]
+    total = sum(estimate(c, s) for c in cases)
+    for c in cases:
+        log(
+            f"{c.workload}: grid {s.grid_size(c)}, budget {s.budget(c)} x {len(s.seeds)} seeds, "
+            f"~{estimate(c, s) / 60:.0f} min"
+        )
+    log(f"estimate: {total / 60:.0f} minutes on a quiet machine (load average now {loadavg():.2f})")
+    if args.estimate:
+        return 0
     from tuner.bench.broker import Broker
     from tuner.bench.runner import describe_env
 
@@ -423,39 +655,23 @@ def main(argv: list[str] | None = None) -> int:
         raise KeyboardInterrupt  # so every worker and the temporary directory are cleaned up
 
     signal.signal(signal.SIGTERM, terminate)
-    env = describe_env(Broker())
-    workloads = [w.strip() for w in args.workloads.split(",") if w.strip()]
+    broker = Broker()
+    started = time.monotonic()
+    date = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     results = []
-    if args.from_json:
-        results = json.loads(Path(args.from_json).read_text())
-        workloads = [r["workload"] for r in results]
-        args.workloads = ",".join(workloads)
-    else:
-        with tempfile.TemporaryDirectory(prefix="celery-tune-bench-") as tmp:
-            for workload in workloads:
-                res = bench_workload(workload, s, Path(tmp))
-                res["env"] = env
-                results.append(res)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    command = "python benchmarks/bench_optimize.py" + (" --quick" if args.quick else "")
-    if args.workloads != ",".join(WORKLOADS):
-        command += f" --workloads {shlex.quote(args.workloads)}"
-    stem = "optimize-benchmark" + ("-quick" if args.quick else "")
-    text = markdown(results, s, command)
-    if args.quick:
-        text = text.replace("optimize-benchmark-", "optimize-benchmark-quick-")
-    (out / f"{stem}.md").write_text(text)
-    (out / f"{stem}.json").write_text(json.dumps(results, indent=1, default=str) + "\n")
-    (out / f"{stem}-throughput.svg").write_text(
-        svg_bars(results, "throughput", "Throughput, x Celery's defaults (higher is better)")
-    )
-    (out / f"{stem}-p99.svg").write_text(
-        svg_bars(results, "p99", "p99 latency under saturation, x Celery's defaults")
-    )
-    print(text)
-    failed = [g for r in results for g, c in r["goals"].items() if not c["met"]]
-    return 1 if failed else 0
+    with tempfile.TemporaryDirectory(prefix="celery-tune-bench-") as tmp:
+        for case in cases:
+            results.append(bench_case(case, s, Path(tmp), broker))
+    meta = {
+        "command": command_of(args, argv),
+        "date": date,
+        "minutes": (time.monotonic() - started) / 60,
+        "estimate": total / 60,
+        "env": describe_env(broker),
+    }
+    print(write_outputs(results, s, meta, Path(args.out)))
+    missed = [g for r in results for g in r["goals"] if not g["met"]]
+    return 1 if missed else 0
 
 
 if __name__ == "__main__":
