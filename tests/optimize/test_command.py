@@ -13,7 +13,11 @@ from tuner.commands.optimize import OptimizeOptions, optimize
 
 def _run(tmp_path: Path, **kw: object) -> tuple[int, str]:
     err = io.StringIO()
-    code = optimize(OptimizeOptions(out=str(tmp_path / "out"), **kw), out=io.StringIO(), err=err)  # type: ignore[arg-type]
+    code = optimize(
+        OptimizeOptions(out=str(tmp_path / "out"), **{"probe": False, **kw}),
+        out=io.StringIO(),
+        err=err,
+    )  # type: ignore[arg-type]
     return code, err.getvalue()
 
 
