@@ -199,8 +199,10 @@ def _show(value: Scalar) -> str:
     return "none" if value is None else str(value).lower()
 
 
-def fit(space: Space, choice: Mapping[str, Scalar]) -> tuple[Choice, list[str]]:
-    """``choice`` with the space's pinned values applied, and what the space cannot hold."""
+def fit(space: Space, choice: Mapping[str, Scalar], cpus: int) -> tuple[Choice, list[str]]:
+    """``choice`` with the space's pinned values applied, and what the space cannot hold: a value
+    outside a searched parameter, or another value than Celery's default for a setting the space
+    neither searches nor pins."""
     outside: list[str] = []
 
     def pick(param: Param) -> Scalar:
@@ -209,7 +211,12 @@ def fit(space: Space, choice: Mapping[str, Scalar]) -> tuple[Choice, list[str]]:
             outside.append(f"{param.key} {_show(value)} is outside {param.describe()}")
         return value
 
-    return choose(space, pick), outside
+    fitted = choose(space, pick)
+    wanted, got = canonical(choice, cpus), canonical(fitted, cpus)
+    for key, value in wanted.items():
+        if key not in space.fixed and space.get(key) is None and got[key] != value:
+            outside.append(f"{key} {_show(value)} is not searched (it stays {_show(got[key])})")
+    return fitted, outside
 
 
 def nearest(space: Space, choice: Mapping[str, Scalar]) -> Choice:
@@ -280,7 +287,7 @@ def plan(
     kept: list[Seed] = []
     notes: list[str] = []
     for seed in found:
-        fitted, outside = fit((trap_space or space) if seed.trap else space, seed.choice)
+        fitted, outside = fit((trap_space or space) if seed.trap else space, seed.choice, cpus)
         if outside:
             notes.append(f"seed {seed.label} left out: {'; '.join(outside)}")
             continue
