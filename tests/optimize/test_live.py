@@ -55,7 +55,9 @@ def report(out: Path) -> dict[str, Any]:
 def spawn(*args: str) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.Popen(
-        [sys.executable, "-m", "tuner", "optimize", "--no-probe", *args],
+        # Neither the probe nor the seeds are tested here (test_probe.py, test_seeds.py); the
+        # seeds would make wait_mid_trial wait for the last enqueued one.
+        [sys.executable, "-m", "tuner", "optimize", "--no-probe", "--no-seeds", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
