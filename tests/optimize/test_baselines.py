@@ -100,7 +100,12 @@ def test_baselines_record_the_concurrency_they_run_with_and_get_fixed_settings()
 
     ran = os.cpu_count() or 1
     setup = resolve(
-        OptimizeOptions(workload="cpu", cpus=ran + 3, fixed=("worker_send_task_events=true",))
+        OptimizeOptions(
+            workload="cpu",
+            cpus=ran + 3,
+            fixed=("worker_send_task_events=true",),
+            probe=False,
+        )
     )
     config = setup.baselines[DEFAULT_LABEL]
     assert config.concurrency is None and config.effective_concurrency() == ran
@@ -130,9 +135,9 @@ def test_a_config_without_time_limit_is_said_and_none_is_invented(tmp_path: Path
 
     path = tmp_path / "celeryconfig.py"
     path.write_text("worker_concurrency = 2\n")
-    setup = resolve(OptimizeOptions(workload="cpu", cpus=2, config=str(path)))
+    setup = resolve(OptimizeOptions(workload="cpu", cpus=2, config=str(path), probe=False))
     assert any("no task time limit" in n and "CT303" in n for n in setup.notes)
     assert "task_time_limit" not in setup.trial_extra
     path.write_text("worker_concurrency = 2\ntask_time_limit = 30\n")
-    setup = resolve(OptimizeOptions(workload="cpu", cpus=2, config=str(path)))
+    setup = resolve(OptimizeOptions(workload="cpu", cpus=2, config=str(path), probe=False))
     assert not any("no task time limit" in n for n in setup.notes)

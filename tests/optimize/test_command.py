@@ -13,7 +13,8 @@ from tuner.commands.optimize import OptimizeOptions, optimize
 
 def _run(tmp_path: Path, **kw: object) -> tuple[int, str]:
     err = io.StringIO()
-    code = optimize(OptimizeOptions(out=str(tmp_path / "out"), **kw), out=io.StringIO(), err=err)  # type: ignore[arg-type]
+    options = OptimizeOptions(out=str(tmp_path / "out"), **{"probe": False, **kw})  # type: ignore[arg-type]
+    code = optimize(options, out=io.StringIO(), err=err)
     return code, err.getvalue()
 
 

@@ -34,7 +34,13 @@ def test_confirmation_error_recommends_nothing(
     monkeypatch.setattr(results, "measure_rounds", broken)
     stdout, stderr = io.StringIO(), io.StringIO()
     options = OptimizeOptions(
-        out=str(out), trials=1, confirm=2, trial_seconds=1.0, warmup=0.3, prune=False
+        out=str(out),
+        trials=1,
+        confirm=2,
+        trial_seconds=1.0,
+        warmup=0.3,
+        prune=False,
+        probe=False,
     )
     code = optimize(options, out=stdout, err=stderr)
     err = stderr.getvalue()

@@ -54,7 +54,7 @@ def setup_for(tmp_path: Path, *, config: bool = False, **kw: Any) -> Setup:
         p = tmp_path / "celeryconfig.py"
         p.write_text("worker_concurrency = 1\nworker_prefetch_multiplier = 1\n")
         path = str(p)
-    return resolve(OptimizeOptions(workload="cpu", cpus=2, config=path, **kw))
+    return resolve(OptimizeOptions(workload="cpu", cpus=2, config=path, probe=False, **kw))
 
 
 def pick(setup: Setup, **kw: Any) -> Pick:

@@ -77,7 +77,7 @@ def _audit(
 def test_emitted_config_audits_clean(
     tmp_path: Path, workload: str, choice: dict[str, object], codes: list[str]
 ) -> None:
-    setup = resolve(OptimizeOptions(workload=workload, cpus=2))
+    setup = resolve(OptimizeOptions(workload=workload, cpus=2, probe=False))
     chosen = _pick(**choice)
     text, remaining = render_config(setup, chosen, ["header"], "throughput x1.30 vs defaults")
     assert remaining == []

@@ -41,6 +41,8 @@ task_time_limit = 30
 
 def run(out: Path, **kw: Any) -> tuple[int, str, str]:
     stdout, stderr = io.StringIO(), io.StringIO()
+    # The GIL probe has its own tests (test_probe.py); it would add a worker start per run here.
+    kw.setdefault("probe", False)
     code = optimize(OptimizeOptions(out=str(out), **kw), out=stdout, err=stderr)
     return code, stdout.getvalue(), stderr.getvalue()
 
@@ -53,7 +55,9 @@ def report(out: Path) -> dict[str, Any]:
 def spawn(*args: str) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.Popen(
-        [sys.executable, "-m", "tuner", "optimize", *args],
+        # Neither the probe nor the seeds are tested here (test_probe.py, test_seeds.py); the
+        # seeds would make wait_mid_trial wait for the last enqueued one.
+        [sys.executable, "-m", "tuner", "optimize", "--no-probe", "--no-seeds", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

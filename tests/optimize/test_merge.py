@@ -62,7 +62,9 @@ def modules(tmp_path: Path) -> Iterator[Path]:
 
 def emitted(django: bool = False) -> tuple[str, dict[str, object]]:
     setup = resolve(
-        OptimizeOptions(workload="cpu", cpus=2, fixed=("worker_send_task_events=true",))
+        OptimizeOptions(
+            workload="cpu", cpus=2, fixed=("worker_send_task_events=true",), probe=False
+        )
     )
     chosen = Pick(None, worker_config(TUNED, PICK_LABEL, setup.trial_extra), TUNED)
     render = render_django if django else render_config

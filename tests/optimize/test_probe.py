@@ -78,15 +78,17 @@ HAVE_PYSPY = shutil.which("py-spy") is not None or (Path(sys.executable).parent 
 def test_probe_tells_cpu_from_native_work(tmp_path: Path) -> None:
     """A comparison, not a bound: on a loaded machine the figures move, their order does not.
 
-    The ``cpu`` probe runs through optimize's set-up, which narrows the space and notes why.
+    The ``cpu`` probe runs through optimize's set-up (where it is on by default), which narrows
+    the space and records why.
     """
-    setup = resolve(OptimizeOptions(workload="cpu", probe=True, cpus=2, out=str(tmp_path)))
+    setup = resolve(OptimizeOptions(workload="cpu", cpus=2, out=str(tmp_path)))
     cpu = setup.probe
     assert isinstance(cpu, GilProbe) and cpu.threads == 2 and cpu.workload == "cpu"
     assert cpu.holds_gil and "threads" in cpu.ruled_out
     pool = setup.space.get("pool")
     assert pool is not None and "threads" not in pool.choices and "prefork" in pool.choices
     assert cpu.describe() in setup.notes
+    assert any(r.why == cpu.describe() and "threads" in r.what for r in setup.ruled_out)
     native = probe(preset("native"), 2, seconds=3, warmup=1.0)
     assert native.gil_wait_pct < cpu.gil_wait_pct
     assert native.native_pct > cpu.native_pct

@@ -70,7 +70,7 @@ def confirmed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str,
     code = optimize(
         OptimizeOptions(
             out=str(out), config=str(config), fixed=FIXED, trials=3, confirm=2, seed=3,
-            trial_seconds=1.5, warmup=0.5,
+            trial_seconds=1.5, warmup=0.5, probe=False,
         ),
         out=io.StringIO(),
         err=err,

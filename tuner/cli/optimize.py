@@ -61,7 +61,17 @@ from tuner.optimize.setup import DEFAULT_OUT, DEFAULT_TRIAL_SECONDS, DEFAULT_WAR
 @click.option("--seed", type=int, help="Sampler seed (reproducible single-process runs).")
 @click.option("--no-prune", is_flag=True, help="Never stop a trial early.")
 @click.option(
-    "--probe", is_flag=True, help="CPU work: profile the task on threads first (a few seconds)."
+    "--probe/--no-probe",
+    default=True,
+    show_default=True,
+    help="CPU work, default space: profile the task on threads first (about 6 s); rule threads "
+    "out if it holds the GIL.",
+)
+@click.option(
+    "--seeds/--no-seeds",
+    default=True,
+    show_default=True,
+    help="Enqueue expert seeds after the baselines (prefork c=CPUs, prefetch 1 + late acks, ...).",
 )
 @cpus_option("CPUs of the target (default: detected here: affinity and cgroup quota).")
 @click.option("--worker-app", help="-A value in the emitted command line [proj].")
@@ -92,6 +102,7 @@ def optimize(
     seed: int | None,
     no_prune: bool,
     probe: bool,
+    seeds: bool,
     cpus: float | None,
     worker_app: str | None,
 ) -> int:
@@ -127,6 +138,7 @@ def optimize(
         seed=seed,
         prune=not no_prune,
         probe=probe,
+        seeds=seeds,
         cpus=cpus,
         command_app=worker_app,
     )

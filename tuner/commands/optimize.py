@@ -154,7 +154,10 @@ def _run(setup: Any, out: TextIO, err: TextIO) -> int:
             "p99_slo": setup.goal.p99_slo,
             "max_rss": setup.goal.max_rss,
             "gil_probe": setup.probe.as_dict() if setup.probe else None,
+            "ruled_out": [r.as_dict() for r in setup.ruled_out],
+            "seeds": [s.as_dict() for s in setup.seeds],
             "space": setup.space.as_dict(),
+            "space_size": dict(setup.space_size),
             "plan": outcome.plan.describe(),
             "budget": {
                 "trials": o.trials,

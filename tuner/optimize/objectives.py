@@ -19,7 +19,7 @@ import os
 import socket
 import statistics
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 import optuna
@@ -159,6 +159,8 @@ class TrialObjective:
     Open-loop runs also record their last offered/served rates (``fidelity_open``) for the
     overload rule; every trial gets a ``fidelity`` user attribute (seconds measured of the full
     length, and for a stopped trial the rule, rung, its running value and the leader's).
+    A trap seed (a ``trap`` user attribute naming one of ``references``) runs that choice as
+    it is, even where the searched space cannot hold it (:mod:`tuner.optimize.seeds`).
     """
 
     space: Space
@@ -171,12 +173,17 @@ class TrialObjective:
     prune: bool = True
     on_interval: Callable[[int, float, Metrics], None] | None = None
     on_start: Callable[[int, str], None] | None = None
+    references: Mapping[str, Choice] = field(default_factory=dict)
 
     def config_for(self, trial: optuna.Trial) -> tuple[WorkerConfig, Choice]:
         baseline = trial.user_attrs.get("baseline")
         choice = suggest(trial, self.space)
         if isinstance(baseline, str) and baseline in self.baselines:
             return self.baselines[baseline], choice
+        trap = trial.user_attrs.get("trap")
+        if isinstance(trap, str) and trap in self.references:
+            ran = dict(self.references[trap])
+            return self.make_config(ran, f"trial {trial.number}"), ran
         return self.make_config(choice, f"trial {trial.number}"), choice
 
     def __call__(self, trial: optuna.Trial) -> float | Sequence[float]:

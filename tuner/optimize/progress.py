@@ -113,6 +113,9 @@ class Progress:
 def trial_line(trial: FrozenTrial, goal: Goal) -> str:
     choice = trial.user_attrs.get("choice") or {}
     label = trial.user_attrs.get("baseline")
+    if not label and trial.user_attrs.get("seed"):
+        kind = "trap" if trial.user_attrs.get("trap") else "seed"
+        label = f"{kind}: {trial.user_attrs['seed']}"
     what = describe_choice(choice) + (f" [{label}]" if label else "")
     if trial.state == TrialState.COMPLETE and trial.values is not None:
         shown = ", ".join(_fmt(o, v) for o, v in zip(goal.objectives, trial.values, strict=False))

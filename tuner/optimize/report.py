@@ -51,7 +51,6 @@ def trial_record(trial: FrozenTrial) -> dict[str, object]:
         "error": trial.user_attrs.get("error"),
         "host": trial.user_attrs.get("host"),
         "intermediate_values": {str(k): v for k, v in sorted(trial.intermediate_values.items())},
-        "fidelity": trial.user_attrs.get("fidelity"),
         "started": trial.datetime_start.isoformat() if trial.datetime_start else None,
         "finished": trial.datetime_complete.isoformat() if trial.datetime_complete else None,
         "duration_seconds": duration,

@@ -111,6 +111,31 @@ def enqueue_baselines(setup: Setup, study: optuna.Study, created: bool) -> list[
     return added
 
 
+def enqueue_seeds(setup: Setup, study: optuna.Study, created: bool) -> list[str]:
+    """Enqueue the expert seeds (:mod:`tuner.optimize.seeds`) after the baselines; their labels.
+
+    The same rule as :func:`enqueue_baselines`: the process that created the study enqueues
+    them; a process resuming it re-enqueues only a seed whose every trial failed.  A trap runs
+    as itself (see ``TrialObjective.references``); its params are its nearest point in the space.
+    """
+    from tuner.optimize.seeds import nearest
+
+    trials = study.get_trials(deepcopy=False)
+    present = {t.user_attrs.get("seed") for t in trials if t.state != TrialState.FAIL}
+    failed = {t.user_attrs.get("seed") for t in trials if t.state == TrialState.FAIL}
+    added = []
+    for seed in setup.seeds:
+        if seed.label in present or not (created or seed.label in failed):
+            continue
+        choice = nearest(setup.space, seed.choice) if seed.trap else seed.choice
+        attrs: dict[str, object] = {"seed": seed.label, "why": seed.why}
+        if seed.trap:
+            attrs["trap"] = seed.label
+        study.enqueue_trial(dict(project(setup.space, choice, setup.cpus)), user_attrs=attrs)
+        added.append(seed.label)
+    return added
+
+
 @dataclass
 class Signals:
     terminated: bool = False
@@ -176,6 +201,7 @@ def run_search(
             setup.goal, o.trial_seconds, o.warmup, open_rate(setup, study), seed=o.seed or 0
         )
         enqueue_baselines(setup, study, outcome.created)
+        enqueue_seeds(setup, study, outcome.created)
         objective = TrialObjective(
             space=setup.space,
             goal=setup.goal,
@@ -184,6 +210,7 @@ def run_search(
             broker=setup.broker,
             baselines=setup.baselines,
             make_config=lambda choice, label: worker_config(choice, label, setup.trial_extra),
+            references={s.label: s.choice for s in setup.seeds if s.trap},
             prune=o.prune and not setup.goal.multi,
             on_interval=on_interval,
             on_start=on_start,

@@ -21,7 +21,9 @@ if TYPE_CHECKING:
     from tuner.bench.broker import Broker
     from tuner.bench.config import WorkerConfig
     from tuner.bench.workloads import Workload
+    from tuner.optimize.priors import RuledOut
     from tuner.optimize.probe import GilProbe
+    from tuner.optimize.seeds import Seed
 
 DEFAULT_TRIALS = 10
 DEFAULT_TRIAL_SECONDS = 5.0
@@ -65,7 +67,8 @@ class OptimizeOptions:
     command_app: str | None = None  # -A in the emitted command line
     progress: bool | None = None  # None: when stderr is a terminal
     audit_output: bool = True
-    probe: bool = False  # profile the task on threads first; rule them out if it holds the GIL
+    probe: bool = True  # CPU work: profile the task on threads first; rule them out if it holds
+    seeds: bool = True  # enqueue expert seeds after the baselines (tuner/optimize/seeds.py)
 
 
 @dataclass
@@ -84,6 +87,9 @@ class Setup:
     input: InputConfig | None = None
     notes: list[str] = field(default_factory=list)
     probe: GilProbe | None = None  # the GIL probe's figure and decision, when it ran
+    ruled_out: list[RuledOut] = field(default_factory=list)  # the priors' narrowing, with reasons
+    seeds: list[Seed] = field(default_factory=list)  # expert seeds, enqueued after the baselines
+    space_size: dict[str, float] = field(default_factory=dict)  # grid sizes: default, searched
 
     @property
     def out_dir(self) -> Path:
@@ -130,7 +136,10 @@ def resolve(o: OptimizeOptions) -> Setup:
     from tuner.bench.workloads import resolve as resolve_workload
     from tuner.optimize.baselines import ConfigError, celery_default, choice_of, read_config
     from tuner.optimize.objectives import GoalError, parse_goal
-    from tuner.optimize.space import SpaceError, baseline_choice, default_space
+    from tuner.optimize.priors import narrow
+    from tuner.optimize.probe import restrict
+    from tuner.optimize.seeds import plan as plan_seeds
+    from tuner.optimize.space import SpaceError, baseline_choice, default_space, grid_size
     from tuner.optimize.spacefile import load_space, parse_fixed
 
     _check_numbers(o)
@@ -183,11 +192,20 @@ def resolve(o: OptimizeOptions) -> Setup:
             )
     except SpaceError as exc:
         raise UsageError(str(exc)) from None
+    default_size = grid_size(space)
     gil_probe = None
     if o.probe and not o.space and workload.kind == "cpu":
-        gil_probe, space = _probe(workload, cpus, broker.url, space, notes)
+        gil_probe = _probe(workload, cpus, broker.url, notes)
+    ruled_out: list[RuledOut] = []
+    user_space = space  # the space as the user shaped it (without the priors): for the trap
+    if not o.space:
+        user_space = space if gil_probe is None else restrict(space, gil_probe)
+        space, ruled_out = narrow(
+            space, cpus=cpus, kind=workload.kind, leaky=_is_leaky(workload), probe=gil_probe
+        )
     trial_extra = {**(input_config.extra if input_config else {}), **extra}
     space = space.pin(fixed, extra)
+    user_space = user_space.pin(fixed, extra)
     # --fixed settings apply to the baselines too, so every configuration measured runs them.
     baselines = {DEFAULT_LABEL: with_extra(celery_default(cpus), extra)}
     if input_config is not None:
@@ -200,6 +218,21 @@ def resolve(o: OptimizeOptions) -> Setup:
     }
     for choice in choices.values():
         space = space.widened(choice)
+        user_space = user_space.widened(choice)
+    seeds: list[Seed] = []
+    if o.seeds:
+        planned = plan_seeds(
+            space,
+            cpus=cpus,
+            kind=workload.kind,
+            broker_url=broker.url,
+            probe=gil_probe,
+            baselines=choices,
+            trials=o.trials if o.trials is not None else DEFAULT_TRIALS,
+            trap_space=user_space,
+        )
+        seeds = list(planned.seeds)
+        notes += planned.notes
     return Setup(
         options=o,
         workload=workload,
@@ -213,6 +246,9 @@ def resolve(o: OptimizeOptions) -> Setup:
         input=input_config,
         notes=notes,
         probe=gil_probe,
+        ruled_out=ruled_out,
+        seeds=seeds,
+        space_size={"default": default_size, "searched": grid_size(space)},
     )
 
 
@@ -223,19 +259,20 @@ def with_extra(config: WorkerConfig, extra: Mapping[str, object]) -> WorkerConfi
     return replace(config, extra={**config.extra, **extra}) if extra else config
 
 
-def _probe(
-    workload: Workload, cpus: int, broker: str | None, space: Space, notes: list[str]
-) -> tuple[GilProbe | None, Space]:
-    """Run the GIL probe (:mod:`tuner.optimize.probe`) and narrow the default space with it."""
-    from tuner.optimize.probe import ProbeError, probe, restrict
+def _probe(workload: Workload, cpus: int, broker: str | None, notes: list[str]) -> GilProbe | None:
+    """Run the GIL probe (:mod:`tuner.optimize.probe`); None, with a note, if it cannot measure.
+
+    Its decision narrows the default space through :func:`tuner.optimize.priors.narrow`.
+    """
+    from tuner.optimize.probe import ProbeError, probe
 
     try:
         decision = probe(workload, cpus, broker=broker)
     except ProbeError as exc:
         notes.append(f"GIL probe skipped ({exc}); threads stay in the search")
-        return None, space
+        return None
     notes.append(decision.describe())
-    return decision, restrict(space, decision)
+    return decision
 
 
 def _is_leaky(workload: Workload) -> bool:
