@@ -13,8 +13,8 @@ For each case, in one run:
 
 1. ``celery-tune optimize`` as a user runs it, once per seed (``--seeds``), with a budget of a
    quarter of the grid's size (its baseline and seed trials included), its own default space, its
-   GIL probe and expert seeds on (when this build has them), its confirmation capped at
-   ``--confirm`` rounds;
+   GIL probe and expert seeds on (when this build has them), its confirmation as a user gets it
+   (up to 8 rounds, stopping early once decided; ``--confirm`` caps it);
 2. an exhaustive grid over a reduced space (Optuna's BruteForceSampler), measured once: the oracle
    (its best feasible point);
 3. one interleaved comparison, ``--rounds`` times (order reversed every other round): Celery's
@@ -31,7 +31,7 @@ Goals, per seed, each printed as met/missed with its distance:
 It also reports what the GIL probe and the expert seeds saved: the grid points they ruled out and
 the trial at which each pick was first found (baseline, seed or TPE).
 
-    python benchmarks/bench_optimize.py                  # ~32 minutes on 2 CPUs (estimate printed)
+    python benchmarks/bench_optimize.py                  # <= 57 min on 2 CPUs (estimate printed)
     python benchmarks/bench_optimize.py --quick          # ~10 minutes
     python benchmarks/bench_optimize.py --workloads native --seeds 0 --grid tiny.toml --seconds 2
 
@@ -78,6 +78,8 @@ from optimize_evidence import (  # noqa: E402 (after sys.path)
     trap_explanation,
 )
 
+from tuner.optimize.confirm import DEFAULT_ROUNDS  # noqa: E402 (after sys.path)
+
 if TYPE_CHECKING:
     from tuner.bench.broker import Broker
     from tuner.bench.config import WorkerConfig
@@ -112,7 +114,7 @@ CASES: dict[str, Case] = {
         "cpu-heavy-tail",
         "p99",
         load=0.6,
-        grid='pool = ["prefork", "threads"]\nconcurrency = [2, 4]\n'
+        grid='pool = ["prefork", "threads"]\nconcurrency = [2, 3, 4]\n'
         "prefetch_multiplier = [1, 4]\nacks_late = [false, true]\n",
         quick_grid='pool = ["prefork", "threads"]\nconcurrency = [2, 4]\n'
         "prefetch_multiplier = [1, 4]\nacks_late = false\n",
@@ -121,7 +123,7 @@ CASES: dict[str, Case] = {
         "native",
         "throughput",
         rss_share=0.75,
-        grid='pool = ["prefork", "threads"]\nconcurrency = [1, 2, 4, 8]\n'
+        grid='pool = ["prefork", "threads"]\nconcurrency = [1, 2, 3, 4, 6, 8]\n'
         "prefetch_multiplier = [1, 4]\nacks_late = false\n",
         quick_grid='pool = ["prefork", "threads"]\nconcurrency = [1, 2, 4, 8]\n'
         "prefetch_multiplier = 4\nacks_late = false\n",
@@ -129,7 +131,7 @@ CASES: dict[str, Case] = {
     "mixed": Case(
         "mixed",
         "throughput",
-        grid='pool = ["prefork", "threads"]\nconcurrency = [2, 4, 8, 16]\n'
+        grid='pool = ["prefork", "threads"]\nconcurrency = [2, 3, 4, 8, 12, 16]\n'
         "prefetch_multiplier = [1, 4]\nacks_late = false\n",
         quick_grid='pool = ["prefork", "threads"]\nconcurrency = [2, 4, 8, 16]\n'
         "prefetch_multiplier = 4\nacks_late = false\n",
@@ -572,10 +574,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="grids of 8, 1 seed, short runs")
     parser.add_argument("--workloads", default=",".join(CASES), help="comma-separated cases")
     parser.add_argument("--seeds", help="comma-separated optimize seeds (default 0,1,2; quick 0)")
-    parser.add_argument("--seconds", type=float, help="measured seconds per run (3; quick 2)")
+    parser.add_argument("--seconds", type=float, help="measured seconds per run (4; quick 2)")
     parser.add_argument("--warmup", type=float, help="warm-up seconds per run (1)")
     parser.add_argument("--rounds", type=int, help="side-by-side rounds (3; quick 2)")
-    parser.add_argument("--confirm", type=int, help="optimize's confirmation rounds (3; quick 2)")
+    parser.add_argument("--confirm", type=int, help="optimize's confirmation rounds (8; quick 2)")
     parser.add_argument("--grid", metavar="FILE", help="one grid (space TOML) for every case")
     parser.add_argument("--out", default=str(ROOT / "docs"), help="where the table and plot go")
     parser.add_argument("--from-json", metavar="FILE", help="re-render an earlier run's JSON")
@@ -588,10 +590,10 @@ def settings_from(args: argparse.Namespace) -> Settings:
     seeds = args.seeds or ("0" if quick else "0,1,2")
     return Settings(
         quick=quick,
-        seconds=args.seconds or (2.0 if quick else 3.0),
+        seconds=args.seconds or (2.0 if quick else 4.0),
         warmup=args.warmup if args.warmup is not None else 1.0,
         rounds=args.rounds or (2 if quick else 3),
-        confirm=args.confirm if args.confirm is not None else (2 if quick else 3),
+        confirm=args.confirm if args.confirm is not None else (2 if quick else DEFAULT_ROUNDS),
         seeds=tuple(int(x) for x in seeds.split(",") if x.strip()),
         grid_file=args.grid,
     )
