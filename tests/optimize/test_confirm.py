@@ -125,6 +125,26 @@ def test_decide_keeps_the_current_config_unless_measurably_better() -> None:
     assert chosen == "celery-default" and "beat it and input-config" in reason
 
 
+def test_decide_when_the_pick_is_the_current_config_itself() -> None:
+    from tuner.optimize.results import PICK_LABEL, decide
+
+    flat = {PICK_LABEL: 100.0, "celery-default": 100.0}
+    # The search's best is the defaults baseline (current is then the pick): kept, no reason
+    # that compares it with itself.
+    assert decide([PICK_LABEL], lambda a, b: False, flat.__getitem__, PICK_LABEL) == (
+        PICK_LABEL,
+        "",
+    )
+    # ...unless another candidate beats it beyond the noise.
+    chosen, reason = decide(
+        [PICK_LABEL, "celery-default"],
+        lambda a, b: (a, b) == ("celery-default", PICK_LABEL),
+        flat.__getitem__,
+        PICK_LABEL,
+    )
+    assert (chosen, reason) == ("celery-default", "celery-default beat it beyond the noise")
+
+
 def test_rounds_alternate_their_order_and_can_stop_early(monkeypatch: pytest.MonkeyPatch) -> None:
     from tuner.bench.config import WorkerConfig
     from tuner.optimize import measure as measure_module

@@ -184,8 +184,10 @@ def decide(
     """
     left = [c for c in candidates if not any(beats(o, c) for o in candidates if o != c)]
     left = left or list(candidates)
-    if PICK_LABEL in left and (current not in candidates or beats(PICK_LABEL, current)):
-        return PICK_LABEL, ""
+    if PICK_LABEL in left and (
+        current == PICK_LABEL or current not in candidates or beats(PICK_LABEL, current)
+    ):
+        return PICK_LABEL, ""  # (when the pick is the current config itself, it is kept)
     if current in left:
         if PICK_LABEL in left:
             return current, f"it was not measurably better than {current}, which is kept"
@@ -193,6 +195,8 @@ def decide(
     best = max(left, key=score)
     if best == PICK_LABEL:
         return best, ""
+    if current == PICK_LABEL:
+        return best, f"{best} beat it beyond the noise"
     return best, f"{best} beat it and {current} beyond the noise"
 
 
