@@ -70,6 +70,27 @@ class Model:
     broker_ceiling: float | None  # messages/s; None if not measured
     low_load: dict[str, float] = field(default_factory=dict)  # rate, p50, p99, throughput
     kind: str = "cpu"  # what the workload is bound by (cpu, io, mixed)
+    nominals: tuple[float | None, ...] = ()  # nominal CPU seconds (task type) of each sample
+
+    def sample_weights(self) -> tuple[float, ...] | None:
+        """Weights that give each task type its share of the workload (``types[...]["weight"]``)
+        whatever its count in the sample (a type missing from the sample stays missing); None when
+        the types or their shares are unknown."""
+        if len(self.nominals) != len(self.run_times) or not self.run_times:
+            return None
+        share: dict[float | None, float] = {}
+        for t in self.types:
+            w = t.get("weight")
+            if not isinstance(w, (int, float)):
+                return None
+            nominal = t.get("nominal_cpu_seconds")
+            share[nominal if isinstance(nominal, (int, float)) else None] = float(w)
+        counts: dict[float | None, int] = {}
+        for nominal in self.nominals:
+            counts[nominal] = counts.get(nominal, 0) + 1
+        if not set(counts) <= set(share) or not sum(share[n] for n in counts) > 0:
+            return None
+        return tuple(share[n] / counts[n] for n in self.nominals)
 
     @property
     def mean_service(self) -> float:
@@ -108,6 +129,7 @@ class Model:
             "broker_ceiling": self.broker_ceiling,
             "low_load": self.low_load,
             "kind": self.kind,
+            "nominals": list(self.nominals),
         }
 
     @classmethod
@@ -141,6 +163,7 @@ class Model:
             broker_ceiling=d.get("broker_ceiling"),
             low_load=dict(d.get("low_load", {})),
             kind=str(d.get("kind", "cpu")),
+            nominals=tuple(d.get("nominals", ())),
         )
 
 
@@ -232,7 +255,7 @@ def characterise(
         config={k: v for k, v in base.as_dict().items() if k != "label"},
         run_times=run_times,
         cpu_times=cpu_times,
-        types=tuple(_types(services)),
+        types=tuple(_types(services, _shares(work))),
         dispatch=dispatch,
         overhead=overhead,
         concurrency_points=tuple(conc),
@@ -246,10 +269,23 @@ def characterise(
             "p99": _num(m.p99) or 0.0,
         },
         kind=work.kind,
+        nominals=tuple(s[2] for s in services),
     )
 
 
-def _types(services: Sequence[tuple[float, float | None, float | None]]) -> list[dict[str, object]]:
+def _shares(work: Workload) -> dict[float | None, float]:
+    """Each task type's share of the workload by weight (types by nominal CPU seconds)."""
+    total = sum(s.weight for s in work.specs) or 1.0
+    out: dict[float | None, float] = {}
+    for spec in work.specs:
+        out[spec.cpu_seconds] = out.get(spec.cpu_seconds, 0.0) + spec.weight / total
+    return out
+
+
+def _types(
+    services: Sequence[tuple[float, float | None, float | None]],
+    shares: dict[float | None, float] | None = None,
+) -> list[dict[str, object]]:
     groups: dict[float | None, list[tuple[float, float | None]]] = {}
     for run, cpu, nominal in services:
         groups.setdefault(nominal, []).append((run, cpu))
@@ -264,6 +300,7 @@ def _types(services: Sequence[tuple[float, float | None, float | None]]) -> list
                 "run_mean": statistics.fmean(runs),
                 "run_p99": _pct(runs, 0.99),
                 "cpu_mean": statistics.fmean(cpus) if cpus else None,
+                "weight": (shares or {}).get(nominal),
             }
         )
     return out
