@@ -34,7 +34,7 @@ import heapq
 import math
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -136,11 +136,12 @@ class ServiceModel:
         hosts = 1 if self.shared_host else fleet.nodes
         if not self.cpu_sharing:
             return hosts * per_host / (self.mean * self.factor(per_host) + self.overhead)
-        key = (hosts, per_host)
-        got = self._capacity.get(key)
+        # Hosts apart saturate independently: one host's figure times the hosts.
+        one = Fleet(1, per_host, fleet.prefetch_multiplier, fleet.acks_late, fleet.disable_prefetch)
+        got = self._capacity.get((1, per_host))
         if got is None:
-            got = self._capacity[key] = _saturated(self, fleet)
-        return got
+            got = self._capacity[(1, per_host)] = _saturated(replace(self, shared_host=False), one)
+        return hosts * got
 
 
 def _saturated(service: ServiceModel, fleet: Fleet) -> float:
