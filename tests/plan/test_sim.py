@@ -274,3 +274,16 @@ def test_cpu_samples_must_pair() -> None:
         ServiceModel(samples=[1.0, 2.0], cpu=[1.0], cpus=2.0)
     with pytest.raises(ValueError):
         ServiceModel(samples=[1.0], cpu=[1.0], cpus=0.0)
+
+
+def test_the_workers_own_cpu_shares_the_cpus_but_holds_no_child() -> None:
+    """One child, 1 s of CPU per task, and 0.5 s of the worker's own CPU after each task (the
+    prefork parent): on 1 CPU the next task shares it with that job (B: 0.5 s at half speed, then
+    0.5 s alone: it ends at 2.5 s), and the CPU carries 1 / 1.5 tasks/s; on 2 CPUs nothing waits."""
+    one = ServiceModel(samples=[1.0], cpu=[1.0], cpus=1.0, overhead_cpu=0.5)
+    fleet = Fleet(1, 1, disable_prefetch=True)
+    assert burst(fleet, one, 2) == pytest.approx([1.0, 2.5], abs=1e-4)
+    assert one.capacity(fleet) == pytest.approx(1 / 1.5, rel=0.01)
+    two = ServiceModel(samples=[1.0], cpu=[1.0], cpus=2.0, overhead_cpu=0.5)
+    assert burst(fleet, two, 2) == pytest.approx([1.0, 2.0], abs=1e-4)
+    assert two.capacity(fleet) == pytest.approx(1.0, rel=0.01)

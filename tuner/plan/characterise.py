@@ -6,7 +6,8 @@
 2. A low-load open-loop run (25% of the measured capacity, 40 tasks at least): the service-time
    distribution (run time and CPU seconds of each task, by task type; the concurrency-1 saturated
    run's tasks are added, their child had no neighbour either) and the dispatch delay (median
-   queue wait with idle children).
+   queue wait with idle children).  The saturated runs also give the worker's own CPU per task
+   (worker-tree CPU / tasks, minus the tasks' own CPU; the median over the runs).
 3. The broker's own ceiling: messages/s published and consumed through a queue unique to the run,
    with a message of this workload's size.
 
@@ -71,6 +72,7 @@ class Model:
     low_load: dict[str, float] = field(default_factory=dict)  # rate, p50, p99, throughput
     kind: str = "cpu"  # what the workload is bound by (cpu, io, mixed)
     nominals: tuple[float | None, ...] = ()  # nominal CPU seconds (task type) of each sample
+    overhead_cpu: float = 0.0  # the worker's own CPU seconds per task, beyond the task's
 
     def sample_weights(self) -> tuple[float, ...] | None:
         """Weights that give each task type its share of the workload (``types[...]["weight"]``)
@@ -109,6 +111,7 @@ class Model:
             "cpu_fraction": (statistics.fmean(cpu) / statistics.fmean(runs)) if cpu else None,
             "dispatch": self.dispatch,
             "overhead": self.overhead,
+            "overhead_cpu": self.overhead_cpu,
             "types": list(self.types),
         }
 
@@ -130,6 +133,7 @@ class Model:
             "low_load": self.low_load,
             "kind": self.kind,
             "nominals": list(self.nominals),
+            "overhead_cpu": self.overhead_cpu,
         }
 
     @classmethod
@@ -164,6 +168,7 @@ class Model:
             low_load=dict(d.get("low_load", {})),
             kind=str(d.get("kind", "cpu")),
             nominals=tuple(d.get("nominals", ())),
+            overhead_cpu=float(d.get("overhead_cpu", 0.0)),
         )
 
 
@@ -194,6 +199,7 @@ def characterise(
     say = note or (lambda _msg: None)
     sat = LoadSpec(mode="saturate", warmup=plan.warmup, duration=plan.seconds)
     conc: list[Point] = []
+    worker_cpu: list[float] = []  # per saturated run: worker-tree CPU per task - the tasks' own
     first_services: Sequence[tuple[float, float | None, float | None]] = ()
     for c in range(1, max(3, plan.max_concurrency) + 1):
         cfg = replace(base, concurrency=c, label=f"c{c}")
@@ -202,6 +208,7 @@ def characterise(
         if m.throughput <= 0:
             raise BenchError(f"saturated run at concurrency {c} completed no task")
         conc.append(Point(1, c, m.throughput, _num(m.cpu_util)))
+        worker_cpu.extend(_worker_cpu(m, cpus))
         if c == 1:
             first_services = res.services
         say(f"saturated, 1 node x {c}: {m.throughput:.1f} tasks/s")
@@ -211,6 +218,7 @@ def characterise(
         cfg = replace(base, concurrency=node_c, label=f"n{n}")
         res = run_config(cfg, work, sat, broker, nodes=n, cpus=cpus, timeout=plan.timeout)
         nodes.append(Point(n, node_c, res.metrics.throughput, _num(res.metrics.cpu_util)))
+        worker_cpu.extend(_worker_cpu(res.metrics, cpus))
         say(f"saturated, {n} nodes x {node_c}: {res.metrics.throughput:.1f} tasks/s")
     # One fit over every saturated point, by the children running on this machine in total:
     # nodes here share its CPUs, as children of one node do.
@@ -270,7 +278,18 @@ def characterise(
         },
         kind=work.kind,
         nominals=tuple(s[2] for s in services),
+        overhead_cpu=statistics.median(worker_cpu) if worker_cpu else 0.0,
     )
+
+
+def _worker_cpu(m: Any, cpus: float) -> list[float]:
+    """CPU seconds the worker processes spent per task beyond the task's own (the prefork
+    parent's reading, dispatching, acking): worker-tree CPU over the window / tasks done, minus
+    the measured tasks' mean CPU.  Empty when a figure is missing."""
+    util, cpu = _num(m.cpu_util), m.task_cpu_mean
+    if util is None or cpu is None or m.throughput <= 0:
+        return []
+    return [max(0.0, util * cpus / m.throughput - cpu)]
 
 
 def _shares(work: Workload) -> dict[float | None, float]:

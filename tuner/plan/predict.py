@@ -112,6 +112,7 @@ def service_model(
         cpu=model.cpu_times if paired else None,
         cpus=(model.cpus if shared_host else instance_cpus or model.cpus) if paired else None,
         weights=model.sample_weights(),
+        overhead_cpu=model.overhead_cpu,
     )
     if len(_MODELS) > 64:
         _MODELS.clear()

@@ -16,7 +16,9 @@ The model (see docs/plan.md):
   task types come in the workload's proportions): its run time, and, when known,
   the CPU seconds of that run.  A task is a *CPU part* (its CPU seconds) then a *wait part* (the
   rest of its run time: sleeping, I/O), then the child stays busy for a fixed per-task overhead
-  (ack, result, fetching the next message) that is not part of the task's latency.
+  (ack, result, fetching the next message) that is not part of the task's latency.  The worker's
+  own CPU per task (``overhead_cpu``: the prefork parent reading, dispatching and acking) is a
+  job of its own on the host once the task ends: it shares the CPUs but holds no child.
 - CPU sharing (``cpus`` given, the CPU seconds known): the tasks in their CPU part on one host of
   C CPUs each progress at min(1, C / k) of full speed while k of them are (processor sharing, as
   Linux's CFS shares C CPUs among k runnable processes); the wait part is not slowed.  A host is
@@ -81,6 +83,7 @@ class ServiceModel:
     cpu: Sequence[float] | None = None  # CPU seconds of the same tasks as ``samples``
     cpus: float | None = None  # CPUs of one host (a node, or the machine when shared_host)
     weights: Sequence[float] | None = None  # probability of drawing each sample (None: equal)
+    overhead_cpu: float = 0.0  # the worker's own CPU seconds per task (CPU sharing only)
     _capacity: dict[tuple[int, int], float] = field(
         default_factory=dict, init=False, repr=False, compare=False, hash=False
     )
@@ -254,8 +257,10 @@ def _run(
     hosts = 1 if shared else nodes
     vclock = [0.0] * hosts
     vlast = [0.0] * hosts
-    hbusy = [0] * hosts  # tasks in their contended part
-    running: list[list[tuple[float, int, int]]] = [[] for _ in range(hosts)]  # (mark, task, node)
+    hbusy = [0] * hosts  # jobs in their contended part
+    # (mark, task, node); task -1: the worker's own CPU for a task that ended (holds no child)
+    running: list[list[tuple[float, int, int]]] = [[] for _ in range(hosts)]
+    worker_cpu = service.overhead_cpu if service.cpu_sharing else 0.0
     version = [0] * hosts
     # (real time, tie, kind, a, b): kind 0 = a host's next contended part ends (a = host, b =
     # version), 1 = a task's run ends (a = task, b = node), 2 = a child is released (b = node).
@@ -300,6 +305,12 @@ def _run(
     def end_run(i: int, n: int, t: float) -> None:
         end[i] = t
         busy_time[i] = t - start[i] + overhead
+        if worker_cpu > 0:
+            h = 0 if shared else n
+            advance(h, t)
+            hbusy[h] += 1
+            heapq.heappush(running[h], (vclock[h] + worker_cpu, -1, n))
+            schedule(h)
         if overhead > 0:
             push(t + overhead, 2, i, n)
         else:
@@ -347,7 +358,8 @@ def _run(
                 _mark, i, n = heapq.heappop(running[x])
                 hbusy[x] -= 1
                 schedule(x)
-                finish_part(i, n, t)
+                if i >= 0:
+                    finish_part(i, n, t)
             elif kind == 1:
                 end_run(x, y, t)
             else:
