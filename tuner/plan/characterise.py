@@ -7,7 +7,7 @@
    distribution (run time and CPU seconds of each task, by task type; the concurrency-1 saturated
    run's tasks are added, their child had no neighbour either) and the dispatch delay (median
    queue wait with idle children).  The saturated runs also give the worker's own CPU per task
-   (worker-tree CPU / tasks, minus the tasks' own CPU; the median over the runs).
+   (worker-tree CPU / tasks, minus the tasks' own CPU; from the run with the most tasks).
 3. The broker's own ceiling: messages/s published and consumed through a queue unique to the run,
    with a message of this workload's size.
 
@@ -202,7 +202,8 @@ def characterise(
     say = note or (lambda _msg: None)
     sat = LoadSpec(mode="saturate", warmup=plan.warmup, duration=plan.seconds)
     conc: list[Point] = []
-    worker_cpu: list[float] = []  # per saturated run: worker-tree CPU per task - the tasks' own
+    # per saturated run: (throughput, worker-tree CPU per task - the tasks' own)
+    worker_cpu: list[tuple[float, float]] = []
     first_services: Sequence[tuple[float, float | None, float | None]] = ()
     for c in range(1, max(3, plan.max_concurrency) + 1):
         cfg = replace(base, concurrency=c, label=f"c{c}")
@@ -281,7 +282,9 @@ def characterise(
         },
         kind=work.kind,
         nominals=tuple(s[2] for s in services),
-        overhead_cpu=statistics.median(worker_cpu) if worker_cpu else 0.0,
+        # The run with the most tasks: CPU of tasks in flight at the window's edges, counted in
+        # the worker's CPU but not in the tasks', weighs least per task there.
+        overhead_cpu=max(worker_cpu)[1] if worker_cpu else 0.0,
         cpus_got=cpus_got(every, run_times, cpu_times, cpus),
     )
 
@@ -305,14 +308,14 @@ def cpus_got(
     return min(cpus, max(got)) if got else None
 
 
-def _worker_cpu(m: Any, cpus: float) -> list[float]:
+def _worker_cpu(m: Any, cpus: float) -> list[tuple[float, float]]:
     """CPU seconds the worker processes spent per task beyond the task's own (the prefork
     parent's reading, dispatching, acking): worker-tree CPU over the window / tasks done, minus
     the measured tasks' mean CPU.  Empty when a figure is missing."""
     util, cpu = _num(m.cpu_util), m.task_cpu_mean
     if util is None or cpu is None or m.throughput <= 0:
         return []
-    return [max(0.0, util * cpus / m.throughput - cpu)]
+    return [(m.throughput, max(0.0, util * cpus / m.throughput - cpu))]
 
 
 def _shares(work: Workload) -> dict[float | None, float]:
