@@ -192,30 +192,3 @@ def test_sample_weights_follow_the_workload_mix() -> None:
     # Shares unknown (a model saved before they were recorded): equal weights.
     assert replace(m, types=({"nominal_cpu_seconds": 0.02, "count": 4},)).sample_weights() is None
     assert replace(m, nominals=()).sample_weights() is None
-
-
-def test_cpus_got_counts_only_cpu_bound_points() -> None:
-    from tuner.plan.characterise import Point, cpus_got
-
-    # CPU-bound tasks (CPU = run time): 3 and 4 children want 1.5x and 2x the 2 CPUs; the workers
-    # got 1.8 and 1.9 of them (the rest went to the producer).  1 and 2 children did not want more.
-    pts = [Point(1, 1, 20.0, 0.5), Point(1, 2, 40.0, 0.97), Point(1, 3, 40.0, 0.9),
-           Point(1, 4, 40.0, 0.95)]  # fmt: skip
-    assert cpus_got(pts, [0.05] * 10, [0.05] * 10, 2.0) == pytest.approx(1.9)
-    # Sleeping work never wants the CPUs: no figure, the machine's CPUs are used.
-    assert cpus_got(pts, [0.05] * 10, [0.0] * 10, 2.0) is None
-    assert cpus_got(pts, [0.05] * 10, [], 2.0) is None
-
-
-def test_shared_host_simulates_the_cpus_the_workers_got() -> None:
-    from dataclasses import replace
-
-    from tuner.plan.predict import service_model
-
-    m = synthetic_model()
-    assert service_model(m, shared_host=True).cpus == 2.0
-    got = replace(m, cpus_got=1.5)
-    assert service_model(got, shared_host=True).cpus == 1.5
-    assert service_model(got).cpus == 2.0  # nodes of their own: their CPUs
-    assert service_model(got, instance_cpus=8.0).cpus == 8.0
-    assert service_model(got, cpu_sharing=False).cpus is None  # the USL fallback

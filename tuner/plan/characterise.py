@@ -73,7 +73,6 @@ class Model:
     kind: str = "cpu"  # what the workload is bound by (cpu, io, mixed)
     nominals: tuple[float | None, ...] = ()  # nominal CPU seconds (task type) of each sample
     overhead_cpu: float = 0.0  # the worker's own CPU seconds per task, beyond the task's
-    cpus_got: float | None = None  # CPUs the workers got when CPU-bound here (None: never were)
 
     def sample_weights(self) -> tuple[float, ...] | None:
         """Weights that give each task type its share of the workload (``types[...]["weight"]``)
@@ -135,7 +134,6 @@ class Model:
             "kind": self.kind,
             "nominals": list(self.nominals),
             "overhead_cpu": self.overhead_cpu,
-            "cpus_got": self.cpus_got,
         }
 
     @classmethod
@@ -171,7 +169,6 @@ class Model:
             kind=str(d.get("kind", "cpu")),
             nominals=tuple(d.get("nominals", ())),
             overhead_cpu=float(d.get("overhead_cpu", 0.0)),
-            cpus_got=d.get("cpus_got"),
         )
 
 
@@ -285,27 +282,7 @@ def characterise(
         # The run with the most tasks: CPU of tasks in flight at the window's edges, counted in
         # the worker's CPU but not in the tasks', weighs least per task there.
         overhead_cpu=max(worker_cpu)[1] if worker_cpu else 0.0,
-        cpus_got=cpus_got(every, run_times, cpu_times, cpus),
     )
-
-
-def cpus_got(
-    points: Sequence[Point], run_times: Sequence[float], cpu_times: Sequence[float], cpus: float
-) -> float | None:
-    """The CPUs the worker processes got when their children wanted more than the machine has:
-    the most, over the saturated points whose children would use at least 1.25x the CPUs running
-    alone (children x CPU seconds / run time at low load), of worker-tree CPU time / window.
-    About the CPUs on a quiet machine (less what the producer and the broker take); less when
-    other programs take a share.  None when no point was CPU-bound."""
-    if not cpu_times or not run_times:
-        return None
-    fraction = min(1.0, statistics.fmean(cpu_times) / max(statistics.fmean(run_times), 1e-12))
-    got = [
-        p.cpu_util * cpus
-        for p in points
-        if p.cpu_util is not None and p.nodes * p.concurrency * fraction >= 1.25 * cpus
-    ]
-    return min(cpus, max(got)) if got else None
 
 
 def _worker_cpu(m: Any, cpus: float) -> list[tuple[float, float]]:

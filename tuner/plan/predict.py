@@ -110,7 +110,7 @@ def service_model(
         slowdown=slowdown,
         shared_host=shared_host,
         cpu=model.cpu_times if paired else None,
-        cpus=_host_cpus(model, instance_cpus, shared_host) if paired else None,
+        cpus=(model.cpus if shared_host else instance_cpus or model.cpus) if paired else None,
         weights=model.sample_weights(),
         overhead_cpu=model.overhead_cpu,
     )
@@ -118,14 +118,6 @@ def service_model(
         _MODELS.clear()
     _MODELS[key] = (model, svc)
     return svc
-
-
-def _host_cpus(model: Model, instance_cpus: float | None, shared_host: bool) -> float:
-    """CPUs of one host: this machine as measured (the CPUs its workers got when CPU-bound, if
-    they ever were) when every node shares it; otherwise a node's CPUs."""
-    if shared_host:
-        return model.cpus_got or model.cpus
-    return instance_cpus or model.cpus
 
 
 # Service models by (model, instance CPUs, shared host): their capacities are simulated once.
