@@ -287,3 +287,12 @@ def test_the_workers_own_cpu_shares_the_cpus_but_holds_no_child() -> None:
     two = ServiceModel(samples=[1.0], cpu=[1.0], cpus=2.0, overhead_cpu=0.5)
     assert burst(fleet, two, 2) == pytest.approx([1.0, 2.0], abs=1e-4)
     assert two.capacity(fleet) == pytest.approx(1.0, rel=0.01)
+
+
+def test_stretch_slows_only_the_cpu_part() -> None:
+    # mixed on 2 CPUs with 4 children busy: CPU parts at half speed, 20 -> 40 ms, waits as they
+    # are: (40 + 30) / 50 = 1.4.  io: not slowed at all.
+    assert cpu_service([0.05], [0.02], 2.0).stretch(4) == pytest.approx(1.4)
+    assert cpu_service([0.05], [0.0], 2.0).stretch(16) == pytest.approx(1.0)
+    usl = ServiceModel(samples=[0.05], slowdown=lambda k: float(k))
+    assert usl.stretch(3) == pytest.approx(3.0)

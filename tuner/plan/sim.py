@@ -128,6 +128,15 @@ class ServiceModel:
             return max(1.0, busy / float(self.cpus))  # type: ignore[arg-type]
         return 1.0 if self.slowdown is None else max(1e-9, float(self.slowdown(busy)))
 
+    def stretch(self, busy: int) -> float:
+        """How much longer a run takes, on average, with ``busy`` children of a host busy all the
+        time: only its contended part is slowed, by :meth:`factor`."""
+        contended, rest = self.parts()
+        p = self.probabilities()
+        slow = float(np.average(contended, weights=p)) * self.factor(busy)
+        total = float(np.average(contended + rest, weights=p))
+        return (slow + float(np.average(rest, weights=p))) / total if total > 0 else 1.0
+
     def capacity(self, fleet: Fleet) -> float:
         """Saturated throughput (tasks/s) of ``fleet``: every child busy, none waiting.
 
