@@ -170,3 +170,25 @@ def test_validation_predicts_for_the_load_actually_offered() -> None:
 
     assert realised_rate(40, 8.0, 6.3) == pytest.approx(5.0)  # 40 tasks fell in 8 s, not 50
     assert realised_rate(0, 8.0, 6.3) == pytest.approx(6.3)  # nothing measured: the nominal rate
+
+
+def test_sample_weights_follow_the_workload_mix() -> None:
+    """A sample that drew 2 long tasks in 4 is weighted back to the workload's 5% of long ones."""
+    from dataclasses import replace
+
+    m = replace(
+        synthetic_model(),
+        run_times=(0.02, 0.02, 0.4, 0.4),
+        cpu_times=(0.02, 0.02, 0.4, 0.4),
+        nominals=(0.02, 0.02, 0.4, 0.4),
+        types=(
+            {"nominal_cpu_seconds": 0.02, "count": 2, "weight": 0.95},
+            {"nominal_cpu_seconds": 0.4, "count": 2, "weight": 0.05},
+        ),
+    )
+    assert m.sample_weights() == pytest.approx((0.475, 0.475, 0.025, 0.025))
+    again = Model.from_dict(json.loads(json.dumps(m.as_dict())))
+    assert again.sample_weights() == m.sample_weights()
+    # Shares unknown (a model saved before they were recorded): equal weights.
+    assert replace(m, types=({"nominal_cpu_seconds": 0.02, "count": 4},)).sample_weights() is None
+    assert replace(m, nominals=()).sample_weights() is None

@@ -87,10 +87,10 @@ def design(
     max_replicas = max(best.nodes, min_replicas, math.ceil(top / per_node_ok))
     svc = service_model(model, instance_cpus=target.instance_cpus)
     per_replica = svc.capacity(Fleet(1, best.concurrency))
-    run_p99 = _p99(model.run_times) * svc.factor(best.concurrency)
+    run_p99 = _p99(model.run_times) * svc.stretch(best.concurrency)
     budget = max(0.0, target.p99_slo - run_p99 - model.dispatch)
     length = max(1, math.floor(per_replica * budget))
-    longest = max(model.run_times) * svc.factor(best.concurrency)
+    longest = max(model.run_times) * svc.stretch(best.concurrency)
     limit = time_limit(_p99(model.run_times))
     # Above the hard time limit (the audit's CT321) and the soft shutdown plus the longest task.
     grace = math.ceil(max(limit + 15.0, SOFT_SHUTDOWN + 2 * longest + 10))

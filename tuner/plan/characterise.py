@@ -6,7 +6,8 @@
 2. A low-load open-loop run (25% of the measured capacity, 40 tasks at least): the service-time
    distribution (run time and CPU seconds of each task, by task type; the concurrency-1 saturated
    run's tasks are added, their child had no neighbour either) and the dispatch delay (median
-   queue wait with idle children).
+   queue wait with idle children).  The saturated runs also give the worker's own CPU per task
+   (worker-tree CPU / tasks, minus the tasks' own CPU; from the run with the most tasks).
 3. The broker's own ceiling: messages/s published and consumed through a queue unique to the run,
    with a message of this workload's size.
 
@@ -70,6 +71,28 @@ class Model:
     broker_ceiling: float | None  # messages/s; None if not measured
     low_load: dict[str, float] = field(default_factory=dict)  # rate, p50, p99, throughput
     kind: str = "cpu"  # what the workload is bound by (cpu, io, mixed)
+    nominals: tuple[float | None, ...] = ()  # nominal CPU seconds (task type) of each sample
+    overhead_cpu: float = 0.0  # the worker's own CPU seconds per task, beyond the task's
+
+    def sample_weights(self) -> tuple[float, ...] | None:
+        """Weights that give each task type its share of the workload (``types[...]["weight"]``)
+        whatever its count in the sample (a type missing from the sample stays missing); None when
+        the types or their shares are unknown."""
+        if len(self.nominals) != len(self.run_times) or not self.run_times:
+            return None
+        share: dict[float | None, float] = {}
+        for t in self.types:
+            w = t.get("weight")
+            if not isinstance(w, (int, float)):
+                return None
+            nominal = t.get("nominal_cpu_seconds")
+            share[nominal if isinstance(nominal, (int, float)) else None] = float(w)
+        counts: dict[float | None, int] = {}
+        for nominal in self.nominals:
+            counts[nominal] = counts.get(nominal, 0) + 1
+        if not set(counts) <= set(share) or not sum(share[n] for n in counts) > 0:
+            return None
+        return tuple(share[n] / counts[n] for n in self.nominals)
 
     @property
     def mean_service(self) -> float:
@@ -88,6 +111,7 @@ class Model:
             "cpu_fraction": (statistics.fmean(cpu) / statistics.fmean(runs)) if cpu else None,
             "dispatch": self.dispatch,
             "overhead": self.overhead,
+            "overhead_cpu": self.overhead_cpu,
             "types": list(self.types),
         }
 
@@ -108,6 +132,8 @@ class Model:
             "broker_ceiling": self.broker_ceiling,
             "low_load": self.low_load,
             "kind": self.kind,
+            "nominals": list(self.nominals),
+            "overhead_cpu": self.overhead_cpu,
         }
 
     @classmethod
@@ -141,6 +167,8 @@ class Model:
             broker_ceiling=d.get("broker_ceiling"),
             low_load=dict(d.get("low_load", {})),
             kind=str(d.get("kind", "cpu")),
+            nominals=tuple(d.get("nominals", ())),
+            overhead_cpu=float(d.get("overhead_cpu", 0.0)),
         )
 
 
@@ -171,6 +199,8 @@ def characterise(
     say = note or (lambda _msg: None)
     sat = LoadSpec(mode="saturate", warmup=plan.warmup, duration=plan.seconds)
     conc: list[Point] = []
+    # per saturated run: (throughput, worker-tree CPU per task - the tasks' own)
+    worker_cpu: list[tuple[float, float]] = []
     first_services: Sequence[tuple[float, float | None, float | None]] = ()
     for c in range(1, max(3, plan.max_concurrency) + 1):
         cfg = replace(base, concurrency=c, label=f"c{c}")
@@ -179,6 +209,7 @@ def characterise(
         if m.throughput <= 0:
             raise BenchError(f"saturated run at concurrency {c} completed no task")
         conc.append(Point(1, c, m.throughput, _num(m.cpu_util)))
+        worker_cpu.extend(_worker_cpu(m, cpus))
         if c == 1:
             first_services = res.services
         say(f"saturated, 1 node x {c}: {m.throughput:.1f} tasks/s")
@@ -188,6 +219,7 @@ def characterise(
         cfg = replace(base, concurrency=node_c, label=f"n{n}")
         res = run_config(cfg, work, sat, broker, nodes=n, cpus=cpus, timeout=plan.timeout)
         nodes.append(Point(n, node_c, res.metrics.throughput, _num(res.metrics.cpu_util)))
+        worker_cpu.extend(_worker_cpu(res.metrics, cpus))
         say(f"saturated, {n} nodes x {node_c}: {res.metrics.throughput:.1f} tasks/s")
     # One fit over every saturated point, by the children running on this machine in total:
     # nodes here share its CPUs, as children of one node do.
@@ -232,7 +264,7 @@ def characterise(
         config={k: v for k, v in base.as_dict().items() if k != "label"},
         run_times=run_times,
         cpu_times=cpu_times,
-        types=tuple(_types(services)),
+        types=tuple(_types(services, _shares(work))),
         dispatch=dispatch,
         overhead=overhead,
         concurrency_points=tuple(conc),
@@ -246,10 +278,36 @@ def characterise(
             "p99": _num(m.p99) or 0.0,
         },
         kind=work.kind,
+        nominals=tuple(s[2] for s in services),
+        # The run with the most tasks: CPU of tasks in flight at the window's edges, counted in
+        # the worker's CPU but not in the tasks', weighs least per task there.
+        overhead_cpu=max(worker_cpu)[1] if worker_cpu else 0.0,
     )
 
 
-def _types(services: Sequence[tuple[float, float | None, float | None]]) -> list[dict[str, object]]:
+def _worker_cpu(m: Any, cpus: float) -> list[tuple[float, float]]:
+    """CPU seconds the worker processes spent per task beyond the task's own (the prefork
+    parent's reading, dispatching, acking): worker-tree CPU over the window / tasks done, minus
+    the measured tasks' mean CPU.  Empty when a figure is missing."""
+    util, cpu = _num(m.cpu_util), m.task_cpu_mean
+    if util is None or cpu is None or m.throughput <= 0:
+        return []
+    return [(m.throughput, max(0.0, util * cpus / m.throughput - cpu))]
+
+
+def _shares(work: Workload) -> dict[float | None, float]:
+    """Each task type's share of the workload by weight (types by nominal CPU seconds)."""
+    total = sum(s.weight for s in work.specs) or 1.0
+    out: dict[float | None, float] = {}
+    for spec in work.specs:
+        out[spec.cpu_seconds] = out.get(spec.cpu_seconds, 0.0) + spec.weight / total
+    return out
+
+
+def _types(
+    services: Sequence[tuple[float, float | None, float | None]],
+    shares: dict[float | None, float] | None = None,
+) -> list[dict[str, object]]:
     groups: dict[float | None, list[tuple[float, float | None]]] = {}
     for run, cpu, nominal in services:
         groups.setdefault(nominal, []).append((run, cpu))
@@ -264,6 +322,7 @@ def _types(services: Sequence[tuple[float, float | None, float | None]]) -> list
                 "run_mean": statistics.fmean(runs),
                 "run_p99": _pct(runs, 0.99),
                 "cpu_mean": statistics.fmean(cpus) if cpus else None,
+                "weight": (shares or {}).get(nominal),
             }
         )
     return out

@@ -2,9 +2,10 @@
 
 A candidate fleet is ``nodes`` machines of ``instance_cpus`` CPUs, each running one worker of
 ``concurrency`` children with the prefetch settings given.  Its p99 at a rate comes from the
-simulation (:mod:`tuner.plan.sim`), which replays the measured run times with the USL slowdown.
-The USL was measured on this machine's CPUs; on an instance of K CPUs, n busy children are taken
-to contend like n x (CPUs here / K) children here (contention scales with children per CPU).
+simulation (:mod:`tuner.plan.sim`), which replays the measured tasks (run time and CPU seconds)
+with their CPU parts sharing each machine's CPUs.  Without CPU seconds it falls back to the USL
+slowdown measured here; on an instance of K CPUs, n busy children then contend like
+n x (CPUs here / K) children here (contention scales with children per CPU).
 """
 
 from __future__ import annotations
@@ -79,22 +80,48 @@ def _finite(v: float) -> float | None:
 
 
 def service_model(
-    model: Model, *, instance_cpus: float | None = None, shared_host: bool = False
+    model: Model,
+    *,
+    instance_cpus: float | None = None,
+    shared_host: bool = False,
+    cpu_sharing: bool = True,
 ) -> ServiceModel:
-    """The simulation's input for machines of ``instance_cpus`` CPUs (or this one's)."""
+    """The simulation's input for machines of ``instance_cpus`` CPUs (or this one's).
+
+    When every measured task has its CPU seconds, the CPU parts share the host's CPUs (processor
+    sharing, min(1, C/k) speed with k in their CPU part); the USL slowdown is the fallback when
+    they are missing (or ``cpu_sharing`` is False, to compare the two).  ``shared_host``: every
+    node on this machine (``--validate``)."""
+    key = (id(model), instance_cpus, shared_host, cpu_sharing)
+    cached = _MODELS.get(key)
+    if cached is not None and cached[0] is model:
+        return cached[1]
     scale = model.cpus / instance_cpus if instance_cpus else 1.0
     usl = model.usl
 
     def slowdown(n: int) -> float:
         return usl.slowdown(max(1.0, n * scale))
 
-    return ServiceModel(
+    paired = cpu_sharing and len(model.cpu_times) == len(model.run_times) > 0
+    svc = ServiceModel(
         samples=model.run_times,
         overhead=model.overhead,
         dispatch=model.dispatch,
         slowdown=slowdown,
         shared_host=shared_host,
+        cpu=model.cpu_times if paired else None,
+        cpus=(model.cpus if shared_host else instance_cpus or model.cpus) if paired else None,
+        weights=model.sample_weights(),
+        overhead_cpu=model.overhead_cpu,
     )
+    if len(_MODELS) > 64:
+        _MODELS.clear()
+    _MODELS[key] = (model, svc)
+    return svc
+
+
+# Service models by (model, instance CPUs, shared host): their capacities are simulated once.
+_MODELS: dict[tuple[int, float | None, bool, bool], tuple[Model, ServiceModel]] = {}
 
 
 def predict(
@@ -108,9 +135,12 @@ def predict(
     shared_host: bool = False,
     tasks: int = SIM_TASKS,
     seed: int = 0,
+    cpu_sharing: bool = True,
 ) -> SimResult:
     """Simulated throughput, utilisation and p99 of one fleet at ``rate``, capped by the broker."""
-    svc = service_model(model, instance_cpus=instance_cpus, shared_host=shared_host)
+    svc = service_model(
+        model, instance_cpus=instance_cpus, shared_host=shared_host, cpu_sharing=cpu_sharing
+    )
     fleet = settings.fleet(nodes, concurrency)
     res = simulate(fleet, svc, rate, tasks=tasks, seed=seed)
     ceiling = model.broker_ceiling
@@ -181,10 +211,10 @@ def headroom_rate(
 
 
 def latency_floor(model: Model) -> float:
-    """The p99 no fleet can beat: the tasks' own run time plus overhead and dispatch, alone."""
+    """The p99 no fleet can beat: the tasks' own run time plus the dispatch delay, alone."""
     runs = sorted(model.run_times)
     p99 = runs[max(0, math.ceil(0.99 * len(runs)) - 1)]
-    return p99 + model.overhead + model.dispatch
+    return p99 + model.dispatch
 
 
 def concurrency_choices(cpus: float) -> list[int]:
@@ -281,7 +311,7 @@ def recommend(
         return Recommendation(
             None,
             (),
-            f"the tasks' own p99 (run time + overhead + dispatch, with no wait and no neighbour) "
+            f"the tasks' own p99 (run time + dispatch, with no wait and no neighbour) "
             f"is {floor:.3f} s, above the SLO of {target.p99_slo:g} s: no fleet can meet it",
         )
     start = max(1, math.ceil(need / best_cap)) if best_cap > 0 else 1
