@@ -490,8 +490,10 @@ def _case_lines(res: Mapping[str, Any]) -> list[str]:
     if max(before, after) > QUIET_LOAD:
         lines += [
             "",
-            f"**Not quiet**: the load average reached {max(before, after):.2f} (above "
-            f"{QUIET_LOAD}); other jobs shared the CPUs and these figures measure them too.",
+            f"**Load average {max(before, after):.2f}** (above {QUIET_LOAD}): it counts this "
+            "benchmark's own workers too (the previous case's, and a grid point with 16 children "
+            "is 16 processes), so it flags possible, not certain, interference from other jobs; "
+            "check that nothing else ran.",
         ]
     base = res["rows"]["celery-default"][metric]["median"]
     other, other_unit = ("p99", "s") if metric == "throughput" else ("throughput", "tasks/s")
