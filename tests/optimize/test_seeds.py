@@ -107,6 +107,24 @@ def test_threads_follow_the_probe_and_io() -> None:
     )
 
 
+def test_shared_process_pools_come_first_when_memory_matters() -> None:
+    """On `native` under --max-rss, three prefork seeds ran over the limit before any thread
+    did (bench_optimize, 2026-11-29): with memory in the goal, one-process pools go first."""
+    releases = decide("native", 2, 4, gil_wait_pct=9.0)
+    plain = labels(candidates(2, "cpu", broker_url=None, probe=releases))
+    assert plain[:3] == ["prefork-cpus", "docs-long-tasks", "threads-cpus"]
+    assert plain[-1] == "blog-recipe"
+    lean = labels(candidates(2, "cpu", broker_url=None, probe=releases, memory=True))
+    assert lean[0] == "threads-cpus" and lean[-1] == "blog-recipe"
+    assert sorted(lean) == sorted(plain)
+    io = labels(candidates(2, "io", broker_url=None))
+    assert io[0] == "threads-many"
+    held = decide("cpu", 2, 4, gil_wait_pct=99.0)
+    assert labels(candidates(2, "cpu", broker_url=None, probe=held, memory=True)) == labels(
+        candidates(2, "cpu", broker_url=None, probe=held)
+    )
+
+
 # -- fitting to the space -----------------------------------------------------------------------
 
 

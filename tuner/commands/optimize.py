@@ -105,6 +105,14 @@ def _run(setup: Any, out: TextIO, err: TextIO) -> int:
                 f"{mask(url)}: rerun the same command to resume it.\n"
             )
         chosen = results.choose(setup, study)
+        if chosen is not None and not interrupted and o.confirm > 0:
+            alternative = results.challenger(setup, study, chosen)
+            if alternative is not None:
+                err.write(
+                    f"The search's best is {chosen.source}, what you run now: confirming the "
+                    f"best alternative, {alternative.source}, against it instead.\n"
+                )
+                chosen = alternative
         confirmation = None
         unconfirmed = None  # the search's pick, when it could not be confirmed
         if chosen is None and not interrupted:
@@ -213,8 +221,9 @@ def _print_summary(out: TextIO, setup: Any, chosen: Any, confirmation: Any, writ
     if chosen is not None:
         out.write(f"Pick: {chosen.source}: {describe_choice(chosen.choice)}\n")
         if chosen.replaced is not None and confirmation is not None:
+            shown = "the best alternative" if chosen.challenger else "the search's best"
             out.write(
-                f"  the search's best, trial {chosen.replaced.number}, is not recommended: "
+                f"  {shown}, trial {chosen.replaced.number}, is not recommended: "
                 f"{confirmation.reason}\n"
             )
         if confirmation is not None and confirmation.error:

@@ -50,8 +50,9 @@ def evidence_lines(
         f"Pick: {chosen.source}, from study {setup.study_name!r}.",
     ]
     if chosen.replaced is not None and confirmation is not None:
+        shown = "the best alternative" if chosen.challenger else "the search's best"
         lines.append(
-            f"Re-measured, the search's best (trial {chosen.replaced.number}) is not "
+            f"Re-measured, {shown} (trial {chosen.replaced.number}) is not "
             f"recommended: {confirmation.reason}."
         )
     if confirmation is not None and confirmation.confirmed:
@@ -334,6 +335,7 @@ def write_outputs(
             "source": chosen.source,
             "baseline": chosen.baseline,
             "replaced_trial": chosen.replaced.number if chosen.replaced is not None else None,
+            "challenger": chosen.challenger,
             "choice": chosen.choice,
             "settings": settings,
             "command": command,

@@ -40,6 +40,7 @@ class Pick:
     choice: Choice
     baseline: str | None = None
     replaced: FrozenTrial | None = None
+    challenger: bool = False  # the best alternative to the current config (see challenger())
 
     @property
     def metrics(self) -> dict[str, Any]:
@@ -67,8 +68,66 @@ def choose(setup: Setup, study: optuna.Study) -> Pick | None:
     return Pick(trial, worker_config(choice, PICK_LABEL, setup.trial_extra), choice)
 
 
+def current_label(setup: Setup) -> str:
+    """What the user runs now: their ``--config``, else Celery's defaults."""
+    return INPUT_LABEL if INPUT_LABEL in setup.baselines else DEFAULT_LABEL
+
+
+def challenger(setup: Setup, study: optuna.Study, chosen: Pick) -> Pick | None:
+    """When the search's best is the current config itself, the best alternative to confirm.
+
+    Re-measuring the current config against itself can only keep it; the rounds are better spent
+    on the best feasible trial that runs something else, so that keeping the config rests on a
+    measured comparison ("nothing tried beat it beyond the noise").  None when the pick is not
+    the current config, or when no other feasible trial exists.
+    """
+    current = _effective(setup.baselines[current_label(setup)])
+    if _effective(chosen.config) != current:
+        return None
+
+    def runs_current(trial: FrozenTrial) -> bool:
+        if trial.user_attrs.get("baseline") == current_label(setup):
+            return True
+        return _effective(_config_of(setup, trial)) == current
+
+    trial = best_trial(study, setup.goal, skip=runs_current)
+    if trial is None:
+        return None
+    baseline = trial.user_attrs.get("baseline")
+    if isinstance(baseline, str) and baseline in setup.baselines:
+        return replace(_baseline_pick(setup, study, baseline), challenger=True)
+    choice = _choice_of(trial)
+    config = worker_config(choice, PICK_LABEL, setup.trial_extra)
+    return Pick(trial, config, choice, challenger=True)
+
+
+def _effective(config: WorkerConfig) -> Choice:
+    """What a configuration runs, in the space's terms (Celery's implicit concurrency made
+    explicit), whatever its label and extra settings."""
+    from tuner.optimize.baselines import choice_of
+    from tuner.optimize.space import baseline_choice
+
+    return baseline_choice(choice_of(config), config.effective_concurrency())
+
+
+def _choice_of(trial: FrozenTrial) -> Choice:
+    stored = trial.user_attrs.get("choice") or {}
+    return {**DEFAULTS, **{k: v for k, v in stored.items() if k in DEFAULTS}}
+
+
+def _config_of(setup: Setup, trial: FrozenTrial) -> WorkerConfig:
+    baseline = trial.user_attrs.get("baseline")
+    if isinstance(baseline, str) and baseline in setup.baselines:
+        return setup.baselines[baseline]
+    return worker_config(_choice_of(trial), PICK_LABEL, setup.trial_extra)
+
+
 def _baseline_pick(
-    setup: Setup, study: optuna.Study, label: str, replaced: FrozenTrial | None = None
+    setup: Setup,
+    study: optuna.Study,
+    label: str,
+    replaced: FrozenTrial | None = None,
+    challenger: bool = False,
 ) -> Pick:
     trials = [
         t
@@ -77,7 +136,7 @@ def _baseline_pick(
     ]
     config = replace(setup.baselines[label], label=PICK_LABEL)
     choice = dict(setup.baseline_choices[label])
-    return Pick(trials[-1] if trials else None, config, choice, label, replaced)
+    return Pick(trials[-1] if trials else None, config, choice, label, replaced, challenger)
 
 
 def _same(a: WorkerConfig, b: WorkerConfig) -> bool:
@@ -241,7 +300,7 @@ def confirm(
     # The error budget is shared over every pair of distinct candidates and every objective,
     # feasible or not (fixed before anything is measured).
     alpha = comparison_alpha(len({same[c] for c in candidates}), len(objectives))
-    current = INPUT_LABEL if INPUT_LABEL in setup.baselines else DEFAULT_LABEL
+    current = current_label(setup)
     if same[current] == PICK_LABEL:
         current = PICK_LABEL  # the pick is the current config itself
     # No interim look when the pick is the current config: nothing to confirm early.
@@ -309,7 +368,9 @@ def confirm(
         result.reason += f" ({current} broke {', '.join(result.broken[current])})"
     final: Pick | None = chosen
     if result.chosen != PICK_LABEL:
-        final = _baseline_pick(setup, study, result.chosen, replaced=chosen.trial)
+        final = _baseline_pick(
+            setup, study, result.chosen, replaced=chosen.trial, challenger=chosen.challenger
+        )
         labels.append(PICK_LABEL)  # the final choice against the search's pick, for the record
     result.verdicts = _verdicts(result, result.chosen, labels, same, objectives, alpha)
     return final, result

@@ -49,6 +49,7 @@ if TYPE_CHECKING:
 
 MIN_TPE_TRIALS = 2  # trials left to the sampler after the baselines and seeds
 IO_SLOTS_PER_CPU = 8
+SHARED_POOLS = ("threads", "gevent", "eventlet")  # one process, one GIL, a fraction of the memory
 DOCS_PREFETCH = "https://docs.celeryq.dev/en/stable/userguide/optimizing.html#prefetch-limits"
 DOCS_RESERVE = (
     "https://docs.celeryq.dev/en/stable/userguide/optimizing.html#reserve-one-task-at-a-time"
@@ -92,8 +93,35 @@ def candidates(
     broker_url: str | None,
     probe: GilProbe | None = None,
     max_concurrency: int | None = None,
+    memory: bool = False,
 ) -> list[Seed]:
-    """Every expert candidate, in priority order (before fitting them to a space)."""
+    """Every expert candidate, in priority order (before fitting them to a space).
+
+    Pools that share one process (threads, gevent) come first for I/O work and whenever memory
+    is part of the goal (``memory``: ``--max-rss`` or an ``rss`` objective), since one process
+    holds a fraction of prefork's memory; when the GIL probe found the task releases the GIL they
+    come right after the docs' recipe.  The trap is always last.
+    """
+    seeds = _candidates(cpus, kind, broker_url=broker_url, probe=probe,
+                        max_concurrency=max_concurrency)  # fmt: skip
+    shared = [x for x in seeds if x.choice["pool"] in SHARED_POOLS and not x.trap]
+    if not shared:
+        return seeds
+    rest = [x for x in seeds if x not in shared]
+    if memory or kind == "io":
+        return shared + rest
+    at = next((i + 1 for i, x in enumerate(rest) if x.label == "docs-long-tasks"), 0)
+    return rest[:at] + shared + rest[at:]
+
+
+def _candidates(
+    cpus: int,
+    kind: str,
+    *,
+    broker_url: str | None,
+    probe: GilProbe | None,
+    max_concurrency: int | None,
+) -> list[Seed]:
     seeds = [
         Seed(
             "prefork-cpus",
@@ -263,6 +291,7 @@ def plan(
     trials: int,
     trap_space: Space | None = None,
     candidates_: Sequence[Seed] | None = None,
+    memory: bool = False,
 ) -> SeedPlan:
     """Fit the candidates to ``space``, drop duplicates, and keep as many as ``trials`` allows.
 
@@ -279,6 +308,7 @@ def plan(
             broker_url=broker_url,
             probe=probe,
             max_concurrency=conc.high if conc is not None else None,
+            memory=memory,
         )
     )
     seen: dict[str, Choice] = {

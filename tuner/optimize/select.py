@@ -4,7 +4,7 @@ closest to the ideal point (each objective scaled to 0..1 over the front)."""
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
@@ -39,8 +39,11 @@ def pareto(trials: Sequence[FrozenTrial], goal: Goal) -> list[FrozenTrial]:
     return [t for t, p in points if not dominated(p)]
 
 
-def pick(study: optuna.Study, goal: Goal) -> FrozenTrial | None:
-    trials = feasible_trials(study)
+def pick(
+    study: optuna.Study, goal: Goal, skip: Callable[[FrozenTrial], bool] | None = None
+) -> FrozenTrial | None:
+    """The best feasible trial (Pareto: nearest the ideal point), leaving out ``skip``'s."""
+    trials = [t for t in feasible_trials(study) if skip is None or not skip(t)]
     if not trials:
         return None
     if not goal.multi:

@@ -230,6 +230,7 @@ def resolve(o: OptimizeOptions) -> Setup:
             baselines=choices,
             trials=o.trials if o.trials is not None else DEFAULT_TRIALS,
             trap_space=user_space,
+            memory=goal.max_rss is not None or "rss" in goal.objectives,
         )
         seeds = list(planned.seeds)
         notes += planned.notes
