@@ -58,13 +58,15 @@ class Pick:
 def choose(setup: Setup, study: optuna.Study) -> Pick | None:
     """The search's best feasible trial (or the Pareto trial nearest the ideal point)."""
     trial = best_trial(study, setup.goal)
-    if trial is None:
-        return None
-    stored = trial.user_attrs.get("choice") or {}
-    choice: Choice = {**DEFAULTS, **{k: v for k, v in stored.items() if k in DEFAULTS}}
+    return None if trial is None else _pick_of(setup, study, trial)
+
+
+def _pick_of(setup: Setup, study: optuna.Study, trial: FrozenTrial) -> Pick:
+    """A trial as a Pick: a baseline's trial runs the baseline itself."""
     baseline = trial.user_attrs.get("baseline")
     if isinstance(baseline, str) and baseline in setup.baselines:
         return _baseline_pick(setup, study, baseline)
+    choice = _choice_of(trial)
     return Pick(trial, worker_config(choice, PICK_LABEL, setup.trial_extra), choice)
 
 
@@ -88,17 +90,10 @@ def challenger(setup: Setup, study: optuna.Study, chosen: Pick) -> Pick | None:
     def runs_current(trial: FrozenTrial) -> bool:
         if trial.user_attrs.get("baseline") == current_label(setup):
             return True
-        return _effective(_config_of(setup, trial)) == current
+        return _effective(_pick_of(setup, study, trial).config) == current
 
     trial = best_trial(study, setup.goal, skip=runs_current)
-    if trial is None:
-        return None
-    baseline = trial.user_attrs.get("baseline")
-    if isinstance(baseline, str) and baseline in setup.baselines:
-        return replace(_baseline_pick(setup, study, baseline), challenger=True)
-    choice = _choice_of(trial)
-    config = worker_config(choice, PICK_LABEL, setup.trial_extra)
-    return Pick(trial, config, choice, challenger=True)
+    return None if trial is None else replace(_pick_of(setup, study, trial), challenger=True)
 
 
 def _effective(config: WorkerConfig) -> Choice:
@@ -113,13 +108,6 @@ def _effective(config: WorkerConfig) -> Choice:
 def _choice_of(trial: FrozenTrial) -> Choice:
     stored = trial.user_attrs.get("choice") or {}
     return {**DEFAULTS, **{k: v for k, v in stored.items() if k in DEFAULTS}}
-
-
-def _config_of(setup: Setup, trial: FrozenTrial) -> WorkerConfig:
-    baseline = trial.user_attrs.get("baseline")
-    if isinstance(baseline, str) and baseline in setup.baselines:
-        return setup.baselines[baseline]
-    return worker_config(_choice_of(trial), PICK_LABEL, setup.trial_extra)
 
 
 def _baseline_pick(
