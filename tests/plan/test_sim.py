@@ -135,16 +135,21 @@ def test_processor_sharing_slows_a_task_only_while_it_has_neighbours() -> None:
     assert alone.p50 == pytest.approx(1.0)
     # Two tasks at once on a node of two children: find a seed that draws one short, one long.
     mixed = ServiceModel(samples=[0.1, 1.0], slowdown=lambda k: float(k))
-    fleet = Fleet(1, 2, disable_prefetch=True)
-    for seed in range(20):
-        res = simulate(fleet, mixed, 1000.0, tasks=2, warmup=0.0, seed=seed)
-        lat = sorted(res.latencies.tolist())
-        if lat[0] < 0.5 < lat[1]:
-            break
-    else:
-        pytest.fail("no seed drew one short and one long task")
+    lat = _one_short_one_long(mixed, 1000.0)
     assert lat[0] == pytest.approx(0.2, abs=0.01)
     assert lat[1] == pytest.approx(1.1, abs=0.01)
+
+
+def _one_short_one_long(svc: ServiceModel, rate: float) -> list[float]:
+    """Latencies of two tasks started together on a node of two children, from the first seed
+    that draws one short and one long task."""
+    fleet = Fleet(1, 2, disable_prefetch=True)
+    for seed in range(20):
+        res = simulate(fleet, svc, rate, tasks=2, warmup=0.0, seed=seed)
+        lat = sorted(res.latencies.tolist())
+        if lat[0] < 0.5 < lat[1]:
+            return lat
+    pytest.fail("no seed drew one short and one long task")
 
 
 # --- CPU sharing on a host ----------------------------------------------------------------------
@@ -203,14 +208,7 @@ def test_a_task_slows_only_while_others_are_in_their_cpu_part() -> None:
     # One CPU; a 1 s CPU task and a 0.1 s CPU task start together: 0.2 s at half speed each, then
     # the long one alone: it ends at 0.2 + 0.9 = 1.1 s.
     svc = cpu_service([0.1, 1.0], [0.1, 1.0], 1.0, shared=False)
-    fleet = Fleet(1, 2, disable_prefetch=True)
-    for seed in range(20):
-        res = simulate(fleet, svc, 1e6, tasks=2, warmup=0.0, seed=seed)
-        lat = sorted(res.latencies.tolist())
-        if lat[0] < 0.5 < lat[1]:
-            break
-    else:
-        pytest.fail("no seed drew one short and one long task")
+    lat = _one_short_one_long(svc, 1e6)
     assert lat == pytest.approx([0.2, 1.1], abs=1e-4)
 
 
