@@ -85,7 +85,7 @@ def design(
     top = max_rate if max_rate is not None else target.rate * (1 + target.headroom)
     min_replicas = max(1, math.ceil(min_rate / per_node_ok)) if min_rate > 0 else 1
     max_replicas = max(best.nodes, min_replicas, math.ceil(top / per_node_ok))
-    svc = service_model(model, instance_cpus=target.instance_cpus)
+    svc = service_model(model, instance_cpus=target.instance_cpus, concurrency=best.concurrency)
     per_replica = svc.capacity(Fleet(1, best.concurrency))
     run_p99 = _p99(model.run_times) * svc.stretch(best.concurrency)
     budget = max(0.0, target.p99_slo - run_p99 - model.dispatch)

@@ -10,6 +10,8 @@
    (worker-tree CPU / tasks, minus the tasks' own CPU; from the run with the most tasks).
 3. The broker's own ceiling: messages/s published and consumed through a queue unique to the run,
    with a message of this workload's size.
+4. The child time per task beyond its run (ack, result, the next fetch), fitted by children per
+   node so that the simulation reproduces each saturated one-node run (:mod:`tuner.plan.calibrate`).
 
 Every point is a :func:`tuner.bench.runner.run_config` run, short by default (a few seconds).
 """
@@ -29,6 +31,7 @@ from tuner.bench.config import WorkerConfig
 from tuner.bench.errors import BenchError
 from tuner.bench.load import LoadSpec
 from tuner.bench.workloads import Workload
+from tuner.plan.calibrate import Overhead, overhead_for
 from tuner.plan.usl import USLFit, fit
 
 Note = Callable[[str], None]
@@ -42,6 +45,7 @@ class Point:
     concurrency: int
     throughput: float  # tasks/s, saturated
     cpu_util: float | None = None
+    mix: tuple[tuple[float | None, int], ...] = ()  # measured tasks by type (nominal CPU s)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -49,7 +53,14 @@ class Point:
             "concurrency": self.concurrency,
             "throughput": self.throughput,
             "cpu_util": self.cpu_util,
+            "mix": [list(m) for m in self.mix],
         }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Point:
+        mix = tuple((m[0], int(m[1])) for m in d.get("mix", ()))
+        return cls(int(d["nodes"]), int(d["concurrency"]), float(d["throughput"]),
+                   d.get("cpu_util"), mix)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -64,7 +75,7 @@ class Model:
     cpu_times: tuple[float, ...]  # CPU seconds of the same tasks (when recorded)
     types: tuple[dict[str, object], ...]  # per task type (nominal cost): counts, means, p99
     dispatch: float  # seconds from send to start with idle children (median)
-    overhead: float  # child-seconds per task beyond its run time (from X(1))
+    overhead: float  # child-seconds per task beyond its run time (from X(1) alone)
     concurrency_points: tuple[Point, ...]
     node_points: tuple[Point, ...]
     usl: USLFit
@@ -73,13 +84,17 @@ class Model:
     kind: str = "cpu"  # what the workload is bound by (cpu, io, mixed)
     nominals: tuple[float | None, ...] = ()  # nominal CPU seconds (task type) of each sample
     overhead_cpu: float = 0.0  # the worker's own CPU seconds per task, beyond the task's
+    overheads: tuple[Overhead, ...] = ()  # fitted by children per node (tuner.plan.calibrate)
+    overhead_cpu_measured: float | None = None  # before the fit (``overhead_cpu`` is charged)
+
+    def overhead_for(self, concurrency: int) -> float:
+        """Child-seconds per task beyond its run, for a node of ``concurrency`` children."""
+        return overhead_for(self.overheads, concurrency, self.overhead)
 
     def sample_weights(self) -> tuple[float, ...] | None:
         """Weights that give each task type its share of the workload (``types[...]["weight"]``)
         whatever its count in the sample (a type missing from the sample stays missing); None when
         the types or their shares are unknown."""
-        if len(self.nominals) != len(self.run_times) or not self.run_times:
-            return None
         share: dict[float | None, float] = {}
         for t in self.types:
             w = t.get("weight")
@@ -87,6 +102,13 @@ class Model:
                 return None
             nominal = t.get("nominal_cpu_seconds")
             share[nominal if isinstance(nominal, (int, float)) else None] = float(w)
+        return self.weights_for(share)
+
+    def weights_for(self, share: dict[float | None, float]) -> tuple[float, ...] | None:
+        """Sample weights that give each task type (nominal CPU seconds) ``share``; None when the
+        sample's types are unknown or a sampled type has no share."""
+        if len(self.nominals) != len(self.run_times) or not self.run_times:
+            return None
         counts: dict[float | None, int] = {}
         for nominal in self.nominals:
             counts[nominal] = counts.get(nominal, 0) + 1
@@ -112,6 +134,7 @@ class Model:
             "dispatch": self.dispatch,
             "overhead": self.overhead,
             "overhead_cpu": self.overhead_cpu,
+            "overheads": [o.as_dict() for o in self.overheads],
             "types": list(self.types),
         }
 
@@ -134,12 +157,14 @@ class Model:
             "kind": self.kind,
             "nominals": list(self.nominals),
             "overhead_cpu": self.overhead_cpu,
+            "overheads": [o.as_dict() for o in self.overheads],
+            "overhead_cpu_measured": self.overhead_cpu_measured,
         }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Model:
         """A model saved by :meth:`as_dict` (``model.json`` of ``--out``)."""
-        conc = tuple(Point(**p) for p in d["concurrency_points"])
+        conc = tuple(Point.from_dict(p) for p in d["concurrency_points"])
         u = d["usl"]
         usl = USLFit(
             lam=u["lambda"],
@@ -162,13 +187,18 @@ class Model:
             dispatch=float(d["dispatch"]),
             overhead=float(d["overhead"]),
             concurrency_points=conc,
-            node_points=tuple(Point(**p) for p in d["node_points"]),
+            node_points=tuple(Point.from_dict(p) for p in d["node_points"]),
             usl=usl,
             broker_ceiling=d.get("broker_ceiling"),
             low_load=dict(d.get("low_load", {})),
             kind=str(d.get("kind", "cpu")),
             nominals=tuple(d.get("nominals", ())),
             overhead_cpu=float(d.get("overhead_cpu", 0.0)),
+            overheads=tuple(
+                Overhead(int(o["concurrency"]), float(o["seconds"]), float(o["residual"]))
+                for o in d.get("overheads", ())
+            ),
+            overhead_cpu_measured=d.get("overhead_cpu_measured"),
         )
 
 
@@ -208,7 +238,7 @@ def characterise(
         m = res.metrics
         if m.throughput <= 0:
             raise BenchError(f"saturated run at concurrency {c} completed no task")
-        conc.append(Point(1, c, m.throughput, _num(m.cpu_util)))
+        conc.append(Point(1, c, m.throughput, _num(m.cpu_util), _mix(res.services)))
         worker_cpu.extend(_worker_cpu(m, cpus))
         if c == 1:
             first_services = res.services
@@ -218,7 +248,8 @@ def characterise(
     for n in range(2, plan.max_nodes + 1):
         cfg = replace(base, concurrency=node_c, label=f"n{n}")
         res = run_config(cfg, work, sat, broker, nodes=n, cpus=cpus, timeout=plan.timeout)
-        nodes.append(Point(n, node_c, res.metrics.throughput, _num(res.metrics.cpu_util)))
+        m = res.metrics
+        nodes.append(Point(n, node_c, m.throughput, _num(m.cpu_util), _mix(res.services)))
         worker_cpu.extend(_worker_cpu(res.metrics, cpus))
         say(f"saturated, {n} nodes x {node_c}: {res.metrics.throughput:.1f} tasks/s")
     # One fit over every saturated point, by the children running on this machine in total:
@@ -257,7 +288,7 @@ def characterise(
     if plan.broker_messages > 0:
         ceiling = broker_ceiling(broker, work, plan.broker_messages)
         say(f"broker ceiling: {ceiling:.0f} messages/s")
-    return Model(
+    model = Model(
         workload=work.name,
         broker=broker.describe(),
         cpus=cpus,
@@ -283,6 +314,26 @@ def characterise(
         # the worker's CPU but not in the tasks', weighs least per task there.
         overhead_cpu=max(worker_cpu)[1] if worker_cpu else 0.0,
     )
+    from tuner.plan.predict import calibrated
+
+    model = calibrated(model)
+    say(
+        "fitted to the saturated runs: child overhead per task "
+        + ", ".join(f"{_ms(o.seconds)} at {o.concurrency}" for o in model.overheads)
+        + f"; worker CPU per task charged {_ms(model.overhead_cpu)} of "
+        + f"{_ms(model.overhead_cpu_measured)} measured"
+    )
+    return model
+
+
+def _mix(
+    services: Sequence[tuple[float, float | None, float | None]],
+) -> tuple[tuple[float | None, int], ...]:
+    """Measured tasks of a run by type (nominal CPU seconds)."""
+    counts: dict[float | None, int] = {}
+    for _run, _cpu, nominal in services:
+        counts[nominal] = counts.get(nominal, 0) + 1
+    return tuple(sorted(counts.items(), key=lambda kv: (kv[0] is None, kv[0] or 0.0)))
 
 
 def _worker_cpu(m: Any, cpus: float) -> list[tuple[float, float]]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from tuner.plan.characterise import Model
 from tuner.plan.sim import Fleet, ServiceModel, SimResult, simulate
@@ -85,14 +85,16 @@ def service_model(
     instance_cpus: float | None = None,
     shared_host: bool = False,
     cpu_sharing: bool = True,
+    concurrency: int | None = None,
 ) -> ServiceModel:
     """The simulation's input for machines of ``instance_cpus`` CPUs (or this one's).
 
     When every measured task has its CPU seconds, the CPU parts share the host's CPUs (processor
     sharing, min(1, C/k) speed with k in their CPU part); the USL slowdown is the fallback when
     they are missing (or ``cpu_sharing`` is False, to compare the two).  ``shared_host``: every
-    node on this machine (``--validate``)."""
-    key = (id(model), instance_cpus, shared_host, cpu_sharing)
+    node on this machine (``--validate``).  ``concurrency``: children per node, for the child
+    overhead fitted at that concurrency (None: the one measured at 1 child)."""
+    key = (id(model), instance_cpus, shared_host, cpu_sharing, concurrency)
     cached = _MODELS.get(key)
     if cached is not None and cached[0] is model:
         return cached[1]
@@ -105,7 +107,7 @@ def service_model(
     paired = cpu_sharing and len(model.cpu_times) == len(model.run_times) > 0
     svc = ServiceModel(
         samples=model.run_times,
-        overhead=model.overhead,
+        overhead=model.overhead if concurrency is None else model.overhead_for(concurrency),
         dispatch=model.dispatch,
         slowdown=slowdown,
         shared_host=shared_host,
@@ -121,7 +123,37 @@ def service_model(
 
 
 # Service models by (model, instance CPUs, shared host): their capacities are simulated once.
-_MODELS: dict[tuple[int, float | None, bool, bool], tuple[Model, ServiceModel]] = {}
+_MODELS: dict[tuple[int, float | None, bool, bool, int | None], tuple[Model, ServiceModel]] = {}
+
+
+def calibrated(model: Model) -> Model:
+    """``model`` with the child overhead fitted to each saturated one-node run it holds, and the
+    worker CPU per task charged as much as those runs allow (:mod:`tuner.plan.calibrate`)."""
+    from tuner.plan.calibrate import Run, fit
+
+    cfg = model.config
+    multiplier = cfg.get("prefetch_multiplier", 4)
+    settings = Settings(
+        prefetch_multiplier=multiplier if isinstance(multiplier, int) else 4,
+        acks_late=bool(cfg.get("acks_late")),
+        disable_prefetch=bool(cfg.get("disable_prefetch")),
+    )
+    svc = service_model(model, concurrency=1)
+    runs = []
+    for p in model.concurrency_points:
+        if p.nodes != 1:
+            continue
+        # Replay the run's own mix of task types (the workload's shares when it is unknown).
+        share = {n: 0.0 for n in model.nominals}
+        share.update({n: float(k) for n, k in p.mix if n in share})
+        weights = model.weights_for(share) if p.mix else None
+        run_svc = replace(svc, weights=weights) if weights is not None else svc
+        runs.append(Run(p.concurrency, p.throughput, run_svc, settings.fleet(1, p.concurrency)))
+    measured = (
+        model.overhead_cpu if model.overhead_cpu_measured is None else (model.overhead_cpu_measured)
+    )
+    charged, fitted = fit(runs, measured)
+    return replace(model, overheads=fitted, overhead_cpu=charged, overhead_cpu_measured=measured)
 
 
 def predict(
@@ -139,8 +171,9 @@ def predict(
 ) -> SimResult:
     """Simulated throughput, utilisation and p99 of one fleet at ``rate``, capped by the broker."""
     svc = service_model(
-        model, instance_cpus=instance_cpus, shared_host=shared_host, cpu_sharing=cpu_sharing
-    )
+        model, instance_cpus=instance_cpus, shared_host=shared_host, cpu_sharing=cpu_sharing,
+        concurrency=concurrency,
+    )  # fmt: skip
     fleet = settings.fleet(nodes, concurrency)
     res = simulate(fleet, svc, rate, tasks=tasks, seed=seed)
     ceiling = model.broker_ceiling
@@ -171,7 +204,9 @@ def capacity(
     instance_cpus: float | None = None,
     shared_host: bool = False,
 ) -> tuple[float, str]:
-    svc = service_model(model, instance_cpus=instance_cpus, shared_host=shared_host)
+    svc = service_model(
+        model, instance_cpus=instance_cpus, shared_host=shared_host, concurrency=concurrency
+    )
     workers = svc.capacity(settings.fleet(nodes, concurrency))
     ceiling = model.broker_ceiling
     if ceiling is not None and ceiling < workers:
