@@ -36,7 +36,8 @@ def row(workload: str, thr: tuple[float, float], p99: tuple[float, float]) -> di
         "measured_p99": p99[1],
         "p99_runs": [p99[1]] * 3,
         "predicted_p99_population": p99[0] * 1.5,
-        "predicted_p99_usl": p99[0] * 3,
+        "predicted_p99_poisson": p99[0] * 3,
+        "predicted_p99_poisson_runs": [p99[0] * 2, p99[0] * 3, p99[0] * 4],
         "tasks_runs": [400, 410, 390],
     }
 
@@ -51,7 +52,7 @@ def test_goals_are_marked_per_point_and_overall() -> None:
     assert "✓ thr, ✓ p99" in text and "✗ thr, ✗ p99" in text
     verdict = b.verdict(rows)
     assert "at 1/2 points (goal NOT met)" in verdict
-    assert "previous model" in verdict
+    assert "fresh Poisson arrivals" in verdict and "at 0/2." in verdict
 
 
 def test_report_names_command_date_and_load() -> None:

@@ -198,11 +198,17 @@ def simulate(
     tasks: int = 20_000,
     warmup: float = 0.1,
     seed: int = 0,
+    replay: Replay | None = None,
 ) -> SimResult:
     """Simulate ``tasks`` Poisson arrivals at ``rate``; the first ``warmup`` fraction is not
-    measured.  Deterministic for a given seed."""
-    tr = _run(fleet, service, rate, tasks=tasks, warmup=warmup, seed=seed)
-    first = int(tasks * warmup)
+    measured.  Deterministic for a given seed.  With ``replay``, its arrivals and task picks are
+    simulated instead (``tasks`` and ``warmup`` are then the replay's)."""
+    tr = _run(fleet, service, rate, tasks=tasks, warmup=warmup, seed=seed, replay=replay)
+    if replay is not None:
+        tasks = len(replay.arrivals)
+        first = int(np.searchsorted(replay.arrivals, replay.measure_from))
+    else:
+        first = int(tasks * warmup)
     t0, t1 = float(tr.arrival[first]), float(tr.arrival[-1])
     span = max(t1 - t0, 1e-9)
     lat = (tr.end[first:] - tr.arrival[first:]) + service.dispatch
@@ -226,8 +232,29 @@ def simulate(
     )
 
 
+@dataclass(frozen=True)
+class Replay:
+    """A given schedule instead of Poisson draws: arrival times (seconds, ascending), the sample
+    each task replays (an index into the service model's samples), and when measuring begins."""
+
+    arrivals: np.ndarray
+    picks: np.ndarray
+    measure_from: float = 0.0
+
+    def __post_init__(self) -> None:
+        if len(self.arrivals) != len(self.picks) or len(self.arrivals) == 0:
+            raise ValueError("a replay needs as many sample picks as arrivals, and one at least")
+
+
 def _run(
-    fleet: Fleet, service: ServiceModel, rate: float, *, tasks: int, warmup: float, seed: int
+    fleet: Fleet,
+    service: ServiceModel,
+    rate: float,
+    *,
+    tasks: int,
+    warmup: float,
+    seed: int,
+    replay: Replay | None = None,
 ) -> _Trace:
     if fleet.nodes < 1 or fleet.concurrency < 1:
         raise ValueError("a fleet needs at least one node and one child")
@@ -237,12 +264,17 @@ def _run(
         raise ValueError("no service-time samples")
     contended, rest = service.parts()
     rng = np.random.default_rng(seed)
-    arrival = np.cumsum(rng.exponential(1.0 / rate, size=tasks))
-    p = service.probabilities()
-    if p is not None:
-        pick = rng.choice(contended.size, size=tasks, p=p)
+    if replay is not None:
+        arrival = np.asarray(replay.arrivals, dtype=float)
+        pick = np.asarray(replay.picks, dtype=int)
+        tasks = arrival.size
     else:
-        pick = rng.integers(0, contended.size, size=tasks)
+        arrival = np.cumsum(rng.exponential(1.0 / rate, size=tasks))
+        p = service.probabilities()
+        if p is not None:
+            pick = rng.choice(contended.size, size=tasks, p=p)
+        else:
+            pick = rng.integers(0, contended.size, size=tasks)
     work = contended[pick].tolist()  # contended seconds at full speed
     after = rest[pick].tolist()  # uncontended seconds (waiting, I/O)
     start = np.full(tasks, np.nan)
