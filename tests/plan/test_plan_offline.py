@@ -192,3 +192,23 @@ def test_sample_weights_follow_the_workload_mix() -> None:
     # Shares unknown (a model saved before they were recorded): equal weights.
     assert replace(m, types=({"nominal_cpu_seconds": 0.02, "count": 4},)).sample_weights() is None
     assert replace(m, nominals=()).sample_weights() is None
+
+
+def test_validation_table_says_what_was_predicted() -> None:
+    """The p99 compared is for the run's own arrivals; plan's fresh-arrival figure is beside it,
+    and a miss marks the recommendation unverified."""
+    from rich.console import Console
+
+    from tuner.plan.output import render_validation
+    from tuner.plan.validate import Check
+
+    good = Check("held out", 3, 1, 36.0, 36.0, 0.170, 36.1, 0.177, 700, 0.3, 0.201)
+    bad = Check("held out", 1, 2, 15.0, 15.0, 0.400, 15.1, 0.200, 300, 0.5, 0.250)
+    buf = io.StringIO()
+    render_validation((good, bad), Console(file=buf, width=200, color_system=None))
+    text = buf.getvalue()
+    assert "the run's own arrivals, replayed" in text
+    assert "fresh Poisson arrivals: p99 0.201 s, 0.250 s" in text
+    assert "-4%" in text and "+100%" in text and "unverified" in text
+    assert good.within and not bad.within
+    assert good.as_dict()["predicted_p99_poisson"] == 0.201

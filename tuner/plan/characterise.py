@@ -134,6 +134,7 @@ class Model:
             "dispatch": self.dispatch,
             "overhead": self.overhead,
             "overhead_cpu": self.overhead_cpu,
+            "overhead_cpu_measured": self.overhead_cpu_measured,
             "overheads": [o.as_dict() for o in self.overheads],
             "types": list(self.types),
         }

@@ -185,9 +185,14 @@ def render(o: Outcome, console: Any) -> None:
 def render_validation(checks: Sequence[Check], console: Any) -> None:
     from rich.table import Table
 
+    fresh = ", ".join(
+        _s(c.predicted_p99_poisson) if not math.isnan(c.predicted_p99_poisson) else "-"
+        for c in checks
+    )
     table = Table(
         title=f"validation (live runs; accuracy: throughput ±{THROUGHPUT_TOLERANCE:.0%}, "
-        f"p99 ±{P99_TOLERANCE:.0%})"
+        f"p99 ±{P99_TOLERANCE:.0%})",
+        caption=f"pred: the run's own arrivals, replayed (fresh Poisson arrivals: p99 {fresh})",
     )
     for col in ("point", "nodes", "children", "rate/s"):
         table.add_column(col, justify="right" if col != "point" else "left")
