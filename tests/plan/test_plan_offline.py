@@ -212,3 +212,35 @@ def test_validation_table_says_what_was_predicted() -> None:
     assert "-4%" in text and "+100%" in text and "unverified" in text
     assert good.within and not bad.within
     assert good.as_dict()["predicted_p99_poisson"] == 0.201
+
+
+def test_replays_keep_each_scheduled_task_type() -> None:
+    """A long task in the run's schedule replays a long measured task, a short one a short one;
+    the prediction for the run is reproducible."""
+    from dataclasses import replace
+
+    from tuner.bench.load import LoadSpec
+    from tuner.bench.workloads import preset
+    from tuner.plan.validate import predict_run, replays, schedule
+
+    runs = (0.021, 0.020, 0.022, 0.41, 0.40)
+    m = replace(
+        synthetic_model(),
+        run_times=runs,
+        cpu_times=runs,
+        nominals=(0.02, 0.02, 0.02, 0.4, 0.4),
+        types=(
+            {"nominal_cpu_seconds": 0.02, "count": 3, "weight": 0.95},
+            {"nominal_cpu_seconds": 0.4, "count": 2, "weight": 0.05},
+        ),
+    )
+    work = preset("cpu-heavy-tail")
+    load = LoadSpec(mode="open", rate=10.0, warmup=1.0, duration=20.0, seed=4)
+    _times, kinds = schedule(work, load)
+    assert 0.4 in kinds and 0.02 in kinds
+    for r in replays(m, work, load, draws=3):
+        assert r.measure_from == 1.0
+        assert [m.nominals[i] for i in r.picks] == kinds
+    first = predict_run(m, Settings(), work, load, 1, 2)
+    assert first == predict_run(m, Settings(), work, load, 1, 2)
+    assert first[0] == pytest.approx(10.0, rel=0.25) and first[1] > 0.4

@@ -17,8 +17,9 @@ fitted at ``c``.  Past the fitted range, they use the one fitted at the largest 
 polling) is measured from the worker tree's CPU.  Charged in full as work that competes with the
 tasks for the CPUs, it made the simulation slower than the measurement at 3 and 4 children on 2
 CPUs even with no child overhead (mixed: 8.5% short at 4 children); probably much of it runs
-while the child it serves is idle anyway (not measured).  So the charge is the largest share of the measured figure with which
-the simulation still reaches every measured run (to within :data:`REACH`).  In the benchmark of
+while the child it serves is idle anyway (not measured).  So the charge is the largest share of
+the measured figure with which the simulation still reaches every measured run (to within
+:data:`REACH`).  In the benchmark of
 29 Nov 2026 (``benchmarks/bench_plan.py``) that was 40% of it for mixed (1.15 of 2.84 ms) and all
 of it for cpu-heavy-tail and io.
 """

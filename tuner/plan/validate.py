@@ -7,7 +7,7 @@ of every node's tasks share this machine's CPUs).
 
 What is compared is the model, not the luck of one draw of arrivals.  A run's arrivals and task
 types come from seeded generators (:func:`tuner.bench.load.arrivals`, :meth:`Workload.plan`), so
-the simulation replays the very schedule the run was offered (:func:`replay`): the same arrival
+the simulation replays the very schedule the run was offered (:func:`replays`): the same arrival
 times and the same task types, each task's run time and CPU seconds drawn from the measured tasks
 of its type.  Near 80% load the p99 of a 20 s run moves by half between two Poisson draws of the
 same rate; replayed, prediction and run share that draw.  The predicted p99 is the median over
@@ -122,19 +122,22 @@ def schedule(work: Workload, load: LoadSpec) -> tuple[np.ndarray, list[float | N
     return np.asarray(times), kinds
 
 
-def replay(model: Model, work: Workload, load: LoadSpec, draw: int = 0) -> Replay:
-    """The schedule of a bench run of ``load``, each task replaying a measured task of its type
-    (nominal CPU seconds; any measured task when its type was not measured), drawn with ``draw``."""
+def replays(model: Model, work: Workload, load: LoadSpec, draws: int) -> list[Replay]:
+    """The schedule of a bench run of ``load``, ``draws`` times, each task replaying a measured
+    task of its type (nominal CPU seconds; any measured task when its type was not measured)."""
     times, kinds = schedule(work, load)
-    rng = np.random.default_rng(draw)
     every = np.arange(len(model.run_times))
     groups: dict[float | None, list[int]] = {}
     if len(model.nominals) == len(model.run_times):
         for i, nominal in enumerate(model.nominals):
             groups.setdefault(nominal, []).append(i)
-    by_kind = {k: np.asarray(v) for k, v in groups.items()}
-    picks = np.array([rng.choice(by_kind.get(k, every)) for k in kinds], dtype=int)
-    return Replay(times, picks, measure_from=load.warmup)
+    pools = [groups.get(k, every) for k in kinds]
+    out = []
+    for d in range(draws):
+        rng = np.random.default_rng(d)
+        picks = np.array([rng.choice(pool) for pool in pools], dtype=int)
+        out.append(Replay(times, picks, measure_from=load.warmup))
+    return out
 
 
 def predict_run(
@@ -155,8 +158,8 @@ def predict_run(
     rate = float(load.rate or 0.0)
     thr: list[float] = []
     p99: list[float] = []
-    for d in range(draws):
-        res = simulate(fleet, svc, rate, replay=replay(model, work, load, d))
+    for schedule_ in replays(model, work, load, draws):
+        res = simulate(fleet, svc, rate, replay=schedule_)
         thr.append(res.throughput)
         p99.append(small_sample_quantile(res.latencies, res.latencies.size))
     return float(np.median(thr)), float(np.median(p99))
