@@ -120,11 +120,7 @@ def _plan(o: PlanOptions, out: TextIO, err: TextIO) -> int:
     _check(o)
     broker = Broker(o.broker).validate()
     base = base_config(o, broker.scheme, err)
-    settings = Settings(
-        prefetch_multiplier=base.prefetch_multiplier,
-        acks_late=base.acks_late,
-        disable_prefetch=base.disable_prefetch,
-    )
+    settings = Settings.of(base.as_dict())
     target = Target(o.rate, o.p99_slo, o.headroom, o.instance_cpus, o.instance_price)
     note = _note(err, o.progress)
     work = None

@@ -11,7 +11,7 @@ n x (CPUs here / K) children here (contention scales with children per CPU).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from tuner.plan.characterise import Model
@@ -35,6 +35,17 @@ class Settings:
     prefetch_multiplier: int = 1
     acks_late: bool = True
     disable_prefetch: bool = False
+
+    @classmethod
+    def of(cls, config: Mapping[str, object]) -> Settings:
+        """The prefetch settings of a worker config (``WorkerConfig.as_dict()``, or a saved
+        model's ``config``); Celery's defaults for what it lacks."""
+        multiplier = config.get("prefetch_multiplier", 4)
+        return cls(
+            prefetch_multiplier=multiplier if isinstance(multiplier, int) else 4,
+            acks_late=bool(config.get("acks_late")),
+            disable_prefetch=bool(config.get("disable_prefetch")),
+        )
 
     def fleet(self, nodes: int, concurrency: int) -> Fleet:
         return Fleet(
@@ -131,13 +142,7 @@ def calibrated(model: Model) -> Model:
     worker CPU per task charged as much as those runs allow (:mod:`tuner.plan.calibrate`)."""
     from tuner.plan.calibrate import Run, fit
 
-    cfg = model.config
-    multiplier = cfg.get("prefetch_multiplier", 4)
-    settings = Settings(
-        prefetch_multiplier=multiplier if isinstance(multiplier, int) else 4,
-        acks_late=bool(cfg.get("acks_late")),
-        disable_prefetch=bool(cfg.get("disable_prefetch")),
-    )
+    settings = Settings.of(model.config)
     svc = service_model(model, concurrency=1)
     runs = []
     for p in model.concurrency_points:
